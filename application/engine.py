@@ -1,0 +1,46 @@
+"""The engine: the event log, read models and use cases, built from one Settings object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from application.event_log import EventLog
+from application.execution import MigrationRunner, WorkerIdentity
+from application.migrations import Migrations
+from application.ports import OutputProducer, WorkContent
+from application.read_models.migration_list import MigrationListProjection
+from application.read_models.migration_list_stores import construct_list_view
+from application.settings import Settings
+from application.users import Users
+from application.works import Works
+
+
+class Engine:
+    """Everything one process needs; the interface layer plugs in producers and an executor."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producers: Mapping[str, OutputProducer],
+        work_content: WorkContent,
+        identity: WorkerIdentity | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = EventLog(env=settings.event_store_env())
+        self.list_projection = MigrationListProjection(
+            self.log, construct_list_view(settings.read_model_env())
+        )
+        self.users = Users(self.log)
+        self.works = Works(self.log, work_content)
+        self.migrations = Migrations(
+            self.log,
+            self.works,
+            self.list_projection,
+            available_outputs=frozenset(producers),
+            read_your_writes_timeout=settings.read_your_writes_timeout,
+        )
+        self.runner = MigrationRunner(self.log, self.works, producers, identity)
+
+    def close(self) -> None:
+        self.list_projection.stop()
+        self.log.close()

@@ -1,0 +1,166 @@
+"""Migrations: the documented use cases (create, detail, status, list) and their visibility."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from application.event_log import EventLog
+from application.migration_views import (
+    MigrationDetail,
+    MigrationStatusView,
+    detail_of,
+    status_of,
+)
+from application.ports import Dispatcher
+from application.read_models.migration_list import ListPage, ListQuery, MigrationListProjection
+from application.users import Caller
+from application.works import AUTHOR_ONLY, Works
+from domain.errors import InvalidFeatureError, InvalidIdError
+from domain.ids import MIGRATION, parse_id
+from domain.migration import Migration, check_features, requested_outputs
+
+
+@dataclass(frozen=True)
+class CreateMigration:
+    """The create request's fields, already of the right types."""
+
+    work_id: str
+    features: Mapping[str, bool | None] = field(default_factory=dict)
+    type: str = "deployment"
+    primary: bool = True
+    encrypted: bool = True
+    unencrypted: bool = False
+    project_id: str | None = None
+    master_project_id: str | None = None
+
+    def digest(self) -> str:
+        body = asdict(self)
+        body["features"] = dict(self.features)
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Created:
+    detail: MigrationDetail
+    created: bool
+    """False when an Idempotency-Key named a migration created before."""
+
+
+class Migrations:
+    """Use cases of migrations, as authors and admins call them."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        works: Works,
+        projection: MigrationListProjection,
+        available_outputs: frozenset[str],
+        read_your_writes_timeout: float = 5.0,
+    ) -> None:
+        self.log = log
+        self.works = works
+        self.projection = projection
+        self.available_outputs = available_outputs
+        self.read_your_writes_timeout = read_your_writes_timeout
+        self.dispatcher: Dispatcher | None = None
+
+    def create(
+        self, caller: Caller, request: CreateMigration, idempotency_key: str | None = None
+    ) -> Created:
+        """Record a new migration (PENDING) and hand it to the executor."""
+        if not caller.can_deploy:
+            raise PermissionDeniedError(AUTHOR_ONLY)
+        work = self.works.owned(caller, request.work_id)
+        try:
+            features = check_features(request.features)
+        except InvalidFeatureError as error:
+            raise InvalidInputError(f"features: {error}", field="features") from None
+        unserved = [name for name in requested_outputs(features) if name not in self.available_outputs]
+        if unserved:
+            raise InvalidInputError(
+                f"features: no producer serves output(s) {', '.join(unserved)} on this server",
+                field="features",
+            )
+        try:
+            migration = Migration.request(
+                work=work.summary(),
+                requester_id=caller.user_id,
+                features=features,
+                type=request.type,
+                primary=request.primary,
+                encrypted=request.encrypted,
+                unencrypted=request.unencrypted,
+                project_id=request.project_id,
+                master_project_id=request.master_project_id,
+                idempotency_key=idempotency_key,
+                request_digest=request.digest(),
+            )
+        except InvalidFeatureError as error:
+            raise InvalidInputError(f"type: {error}", field="type") from None
+        try:
+            recordings = self.log.save(migration)
+        except IntegrityError:
+            return self._replay_idempotent(migration.id, request)
+        self.projection.poke()
+        if self.dispatcher is not None:
+            self.dispatcher.dispatch(migration.public_id)
+        self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
+        return Created(detail=detail_of(migration), created=True)
+
+    def _replay_idempotent(self, migration_id: UUID, request: CreateMigration) -> Created:
+        existing: Migration | None = self.log.get_or_none(migration_id, Migration)
+        if existing is None or existing.request_digest != request.digest():
+            raise ConflictError(
+                "Idempotency-Key was already used with a different request body"
+            )
+        return Created(detail=detail_of(existing), created=False)
+
+    def detail(self, caller: Caller, migration_id: str, version: int | None = None) -> MigrationDetail:
+        return detail_of(self.visible(caller, migration_id, version))
+
+    def status(self, caller: Caller, migration_id: str) -> MigrationStatusView:
+        return status_of(self.visible(caller, migration_id))
+
+    def list(self, caller: Caller, query: ListQuery) -> ListPage:
+        """A page of the list read model, restricted to what the caller may see."""
+        if not caller.is_admin:
+            query = ListQuery(**{**asdict(query), "owner_id": caller.user_id})
+        return self.projection.view.page(query)
+
+    def visible(self, caller: Caller, migration_id: str, version: int | None = None) -> Migration:
+        """The migration, if the caller may see it; otherwise it is not found."""
+        try:
+            uuid = parse_id(MIGRATION, migration_id)
+        except InvalidIdError as error:
+            raise NotFoundError(str(error)) from None
+        migration: Migration | None = self.log.get_or_none(uuid, Migration)
+        if migration is None or not (
+            caller.is_admin or migration.work["owner_id"] == caller.user_id
+        ):
+            raise NotFoundError("Not found.")
+        if version is not None:
+            if version < 1 or version > migration.version:
+                raise NotFoundError(
+                    f"version {version} of {migration_id} does not exist "
+                    f"(versions 1 to {migration.version})"
+                )
+            migration = self.log.repository.get(uuid, version=version)
+        return migration
+
+    def unfinished(self) -> list[str]:
+        """Migrations a previous process left PENDING, STARTED or RETRY (to dispatch again)."""
+        self.projection.catch_up()
+        return self.projection.view.ids_with_status(["PENDING", "STARTED", "RETRY"])
+

@@ -1,0 +1,1 @@
+"""The pure model of the migration engine: aggregates, their events, ids and errors."""
