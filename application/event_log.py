@@ -18,7 +18,7 @@ class EventLog(Application[UUID]):
     def get_or_none(self, aggregate_id: UUID, cls: type[Any]) -> Any:
         """The aggregate of class `cls` with this id, or None (unknown, or of another class)."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None

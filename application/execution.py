@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
@@ -83,15 +84,18 @@ class MigrationRunner:
                     )
                 produced = self.producers[name].produce(job)
             except Exception as error:  # any producer failure ends this attempt, recorded
-                logger.warning("migration %s: output %s failed: %s", migration.public_id, name, error)
-                return self._end(uuid, lambda m: m.fail(error=_describe(error), output=name))
+                message = _describe(error)
+                logger.warning(
+                    "migration %s: output %s failed: %s", migration.public_id, name, message
+                )
+                return self._end(uuid, partial(Migration.fail, error=message, output=name))
             try:
                 migration.record_output(name, produced.value, web_script=produced.web_script)
                 self.log.save(migration)
             except (IntegrityError, DomainError):
                 fresh = self._load(uuid)
                 return "lost" if fresh is None else fresh.status
-        return self._end(uuid, lambda m: m.complete())
+        return self._end(uuid, Migration.complete)
 
     def _end(self, uuid: UUID, command: Callable[[Migration], None]) -> str:
         migration = self._load(uuid)

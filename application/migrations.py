@@ -87,7 +87,9 @@ class Migrations:
             features = check_features(request.features)
         except InvalidFeatureError as error:
             raise InvalidInputError(f"features: {error}", field="features") from None
-        unserved = [name for name in requested_outputs(features) if name not in self.available_outputs]
+        unserved = [
+            name for name in requested_outputs(features) if name not in self.available_outputs
+        ]
         if unserved:
             raise InvalidInputError(
                 f"features: no producer serves output(s) {', '.join(unserved)} on this server",
@@ -122,18 +124,18 @@ class Migrations:
     def _replay_idempotent(self, migration_id: UUID, request: CreateMigration) -> Created:
         existing: Migration | None = self.log.get_or_none(migration_id, Migration)
         if existing is None or existing.request_digest != request.digest():
-            raise ConflictError(
-                "Idempotency-Key was already used with a different request body"
-            )
+            raise ConflictError("Idempotency-Key was already used with a different request body")
         return Created(detail=detail_of(existing), created=False)
 
-    def detail(self, caller: Caller, migration_id: str, version: int | None = None) -> MigrationDetail:
+    def detail(
+        self, caller: Caller, migration_id: str, version: int | None = None
+    ) -> MigrationDetail:
         return detail_of(self.visible(caller, migration_id, version))
 
     def status(self, caller: Caller, migration_id: str) -> MigrationStatusView:
         return status_of(self.visible(caller, migration_id))
 
-    def list(self, caller: Caller, query: ListQuery) -> ListPage:
+    def page(self, caller: Caller, query: ListQuery) -> ListPage:
         """A page of the list read model, restricted to what the caller may see."""
         if not caller.is_admin:
             query = ListQuery(**{**asdict(query), "owner_id": caller.user_id})
@@ -163,4 +165,3 @@ class Migrations:
         """Migrations a previous process left PENDING, STARTED or RETRY (to dispatch again)."""
         self.projection.catch_up()
         return self.projection.view.ids_with_status(["PENDING", "STARTED", "RETRY"])
-

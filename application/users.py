@@ -62,7 +62,8 @@ class Users:
         try:
             user = User.register(email=email, role=role, password_hash=hash_password(password))
         except DomainError as error:
-            raise InvalidInputError(str(error), field="email" if "@" in str(error) else "role")
+            field = "role" if str(error).startswith("role") else "email"
+            raise InvalidInputError(f"{field}: {error}", field=field) from None
         try:
             self.log.save(user)
         except IntegrityError:

@@ -169,7 +169,9 @@ class Migration(Aggregate):
             task_id=self.task_id, attempt=self.attempts + 1, host=host, pid=pid, worker_id=worker_id
         )
 
-    def record_output(self, name: str, value: dict[str, Any], web_script: str | None = None) -> None:
+    def record_output(
+        self, name: str, value: dict[str, Any], web_script: str | None = None
+    ) -> None:
         """Record that output `name` was produced; each requested output is produced once."""
         self._require({Status.STARTED}, f"record output '{name}'")
         if name not in self.requested_outputs:

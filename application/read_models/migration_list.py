@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -20,17 +21,17 @@ from application.event_log import EventLog
 from application.migration_views import detail_of, format_timestamp
 from domain.migration import Migration
 
-MIGRATION_TOPICS = tuple(
-    cls.TOPIC
-    for cls in (
-        Migration.Created,  # type: ignore[attr-defined]
-        Migration.Started,  # type: ignore[attr-defined]
-        Migration.OutputProduced,  # type: ignore[attr-defined]
-        Migration.RetryScheduled,  # type: ignore[attr-defined]
-        Migration.Failed,  # type: ignore[attr-defined]
-        Migration.Completed,  # type: ignore[attr-defined]
-        Migration.Revoked,  # type: ignore[attr-defined]
-        Migration.RetryRequested,  # type: ignore[attr-defined]
+MIGRATION_TOPICS: tuple[str, ...] = tuple(
+    getattr(Migration, name).TOPIC
+    for name in (
+        "Created",
+        "Started",
+        "OutputProduced",
+        "RetryScheduled",
+        "Failed",
+        "Completed",
+        "Revoked",
+        "RetryRequested",
     )
 )
 SNAPSHOT_TOPIC = get_topic(Snapshot)
@@ -131,24 +132,22 @@ class MigrationListProjection:
         )
         if not notifications:
             return 0
-        events = [self.log.mapper.to_domain_event(n) for n in notifications]
+        events: list[Any] = [self.log.mapper.to_domain_event(n) for n in notifications]
         ids = sorted({e.originator_id.hex for e in events})
         stored = self.view.load_states([f"m-{hex_id}" for hex_id in ids])
         folded: dict[UUID, Migration] = {}
         for domain_event in events:
             migration = folded.get(domain_event.originator_id)
-            if migration is None and not isinstance(domain_event, Migration.Created):  # type: ignore[attr-defined]
+            if migration is None and not isinstance(domain_event, Migration.Created):
                 migration = self._thaw(domain_event.originator_id, stored)
-            folded[domain_event.originator_id] = cast(
-                Migration, domain_event.mutate(migration)
-            )
+            folded[domain_event.originator_id] = cast(Migration, domain_event.mutate(migration))
         rows = [self._row_of(migration) for migration in folded.values()]
         self.view.save_rows(rows, Tracking(self.log.name, notifications[-1].id))
         return len(notifications)
 
     def _thaw(self, migration_id: UUID, stored: dict[str, tuple[int, bytes]]) -> Migration:
         version, state = stored[f"m-{migration_id.hex}"]
-        snapshot = self.log.mapper.to_domain_event(
+        snapshot: Any = self.log.mapper.to_domain_event(
             StoredEvent(
                 originator_id=migration_id,
                 originator_version=version,
@@ -178,10 +177,9 @@ class MigrationListProjection:
         """Block until the rows include the event at `position` (read-your-writes), bounded."""
         deadline = time.monotonic() + timeout
         while self.position < position:
-            try:
+            # IntegrityError: another process applied the same events first; re-read the position.
+            with contextlib.suppress(IntegrityError):
                 self.catch_up()
-            except IntegrityError:
-                pass  # another process applied the same events first: re-read the position
             if self.position >= position:
                 break
             remaining = deadline - time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from application.read_models.migration_list import (
     ListPage,
@@ -100,7 +100,8 @@ class SQLiteMigrationListView(SQLiteTrackingRecorder, MigrationListView):
             c.execute(f"SELECT COUNT(*) FROM {TABLE}{where}", params)
             count = int(c.fetchone()[0])
             c.execute(
-                f"SELECT detail FROM {TABLE}{where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                f"SELECT detail FROM {TABLE}{where} "
+                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset],
             )
             return ListPage(count=count, details=[row["detail"] for row in c.fetchall()])
@@ -119,8 +120,7 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
         super().__init__(*args, **kwargs)
         self.table = f'"{self.datastore.schema}".{TABLE}'
         self.sql_create_statements.extend(
-            SQL(statement)  # type: ignore[arg-type]
-            for statement in _create_statements(self.table, "BYTEA")
+            Composed([SQL(statement)]) for statement in _create_statements(self.table, "BYTEA")
         )
 
     def load_states(self, ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -128,7 +128,7 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
             return {}
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT id, version, state FROM {self.table} WHERE id = ANY(%s)",  # type: ignore[arg-type]
+                f"SELECT id, version, state FROM {self.table} WHERE id = ANY(%s)",
                 (list(ids),),
             )
             return {row["id"]: (row["version"], bytes(row["state"])) for row in c.fetchall()}
@@ -136,7 +136,7 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
     def save_rows(self, rows: Sequence[ListRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
-                _upsert_statement(self.table, "%s"),  # type: ignore[arg-type]
+                _upsert_statement(self.table, "%s"),
                 [_row_params(row) for row in rows],
             )
             self._insert_tracking(c, tracking)
@@ -144,11 +144,11 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
     def page(self, query: ListQuery) -> ListPage:
         where, params = _where(query, "%s")
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.table}{where}", params)  # type: ignore[arg-type]
+            c.execute(f"SELECT COUNT(*) AS n FROM {self.table}{where}", params)
             found = c.fetchone()
             count = int(found["n"]) if found else 0
             c.execute(
-                f"SELECT detail FROM {self.table}{where} "  # type: ignore[arg-type]
+                f"SELECT detail FROM {self.table}{where} "
                 "ORDER BY created DESC, id DESC LIMIT %s OFFSET %s",
                 [*params, query.limit, query.offset],
             )
@@ -157,7 +157,7 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
     def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT id FROM {self.table} WHERE status = ANY(%s) ORDER BY created",  # type: ignore[arg-type]
+                f"SELECT id FROM {self.table} WHERE status = ANY(%s) ORDER BY created",
                 (list(statuses),),
             )
             return [row["id"] for row in c.fetchall()]
@@ -171,6 +171,6 @@ def construct_list_view(env: dict[str, str]) -> MigrationListView:
         if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
         else SQLiteMigrationListView
     )
-    view = factory.tracking_recorder(view_class)  # type: ignore[attr-defined]
+    view = factory.tracking_recorder(view_class)
     assert isinstance(view, MigrationListView)
     return view

@@ -1,0 +1,123 @@
+"""The migration-engine command: serve the API, manage users, import works."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from application.errors import ApplicationError
+from application.settings import Settings
+from application.users import Caller
+from interface.runtime import build_runtime, ensure_demo
+from interface.storage.work_bundles import BundleError, read_bundle
+
+app = typer.Typer(
+    help="Event-sourced migration engine (Madefire authoring API).", no_args_is_help=True
+)
+users_app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=True)
+works_app = typer.Typer(help="Import works (comic bundles).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(works_app, name="works")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default from settings).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT, else 8000).")] = None,
+    demo: Annotated[bool, typer.Option(help="Create a demo author and the sample work.")] = False,
+) -> None:
+    """Run the HTTP API with the in-process executor."""
+    import uvicorn
+
+    from interface.http.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    runtime = build_runtime(settings)
+    runtime.start()
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    if demo or settings.demo:
+        shown = ensure_demo(runtime)
+        base = f"http://{bind_host}:{bind_port}"
+        console.print(f"[bold]Demo author[/]: {shown.email} / {shown.password}")
+        console.print(f"[bold]Demo work[/]: {shown.work_id}")
+        console.print(f"[bold]Demo token[/]: {shown.token}")
+        console.print(
+            "Get another token: "
+            f"curl -s -X POST {base}/signin/ -H 'Content-Type: application/json' "
+            f'-d \'{{"email": "{shown.email}", "password": "{shown.password}"}}\''
+        )
+        console.print(
+            "Deploy it: "
+            f"curl -s -X POST {base}/api/authoring/migration/ "
+            f"-H 'Authorization: Bearer {shown.token}' -H 'Content-Type: application/json' "
+            f'-d \'{{"work_id": "{shown.work_id}", '
+            '"features": {"web": true, "size_report": true}}\''
+        )
+    try:
+        uvicorn.run(create_app(runtime=runtime), host=bind_host, port=bind_port, log_level="info")
+    finally:
+        runtime.close()
+
+
+@users_app.command("create")
+def create_user(
+    email: str,
+    role: Annotated[str, typer.Option(help="reader, author or admin.")] = "author",
+    password: Annotated[str | None, typer.Option(help="Password (generated if not given).")] = None,
+) -> None:
+    """Create a user; prints its id and an API token."""
+    runtime = build_runtime(Settings(), with_executor=False)
+    try:
+        chosen = password or secrets.token_urlsafe(12)
+        user = runtime.engine.users.register(email, role, chosen)
+        token = runtime.engine.users.issue_token(user.id)
+    except ApplicationError as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(f"user id: {user.id}")
+    console.print(f"role:    {user.role}")
+    if password is None:
+        console.print(f"password: {chosen}")
+    console.print(f"token:   {token}")
+
+
+@works_app.command("import")
+def import_work(
+    path: Annotated[Path, typer.Argument(help="A folder or .zip holding manifest.json and pages.")],
+    owner: Annotated[str, typer.Option(help="Email of the owning author.")],
+) -> None:
+    """Register a work from a folder or zip; prints the work id."""
+    runtime = build_runtime(Settings(), with_executor=False)
+    try:
+        user = runtime.engine.users.find(owner)
+        if user is None:
+            errors.print(f"[red]error:[/] no user with email {owner}")
+            raise typer.Exit(1)
+        with console.status(f"reading {path}"):
+            manifest, files = read_bundle(path)
+        work = runtime.engine.works.register(Caller(user.id, user.role), manifest, files)
+    except (ApplicationError, BundleError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(f"work id: {work.id}")
+    console.print(f"name:    {work.name} — {work.sub_name} ({len(work.pages)} pages)")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,156 @@
+"""The seed's migration endpoints: list/create, detail, status (and OPTIONS on each)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from application.errors import InvalidInputError
+from application.migration_views import format_timestamp
+from application.migrations import CreateMigration
+from application.read_models.migration_list import ListQuery
+from domain.migration import MIGRATION_TYPES, Status
+from interface.http.deps import CallerDep, EngineDep
+from interface.http.options import options_response
+from interface.http.schemas import MigrationCreate, MigrationList, MigrationPublic, MigrationStatus
+
+router = APIRouter(prefix="/api/authoring/migration", tags=["migrations"])
+
+MAX_LIMIT = 100
+
+
+@router.get("/", response_model=MigrationList)
+def list_migrations(
+    request: Request,
+    engine: EngineDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    work_id: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> Response:
+    """List the migrations you may see, newest first."""
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidInputError(
+            f"status: must be one of {', '.join(s.value for s in Status)}", field="status"
+        )
+    if type is not None and type not in MIGRATION_TYPES:
+        raise InvalidInputError(f"type: must be one of {', '.join(MIGRATION_TYPES)}", field="type")
+    limit = min(limit, MAX_LIMIT)
+    page = engine.migrations.page(
+        caller,
+        ListQuery(
+            status=status,
+            work_id=work_id,
+            type=type,
+            created_after=_timestamp(created_after, "created_after"),
+            created_before=_timestamp(created_before, "created_before"),
+            limit=limit,
+            offset=offset,
+        ),
+    )
+    base = request.url
+    next_url = (
+        str(base.include_query_params(limit=limit, offset=offset + limit))
+        if offset + limit < page.count
+        else None
+    )
+    previous_url = None
+    if offset > 0:
+        previous_offset = max(offset - limit, 0)
+        previous_url = (
+            str(base.include_query_params(limit=limit, offset=previous_offset))
+            if previous_offset
+            else str(base.remove_query_params("offset").include_query_params(limit=limit))
+        )
+    # The rows already hold each migration's JSON: splice them rather than re-encode.
+    body = (
+        f'{{"count":{page.count},"next":{json.dumps(next_url)},'
+        f'"previous":{json.dumps(previous_url)},"results":[{",".join(page.details)}]}}'
+    )
+    return Response(body, media_type="application/json")
+
+
+@router.post("/", status_code=201, response_model=MigrationPublic)
+def create_migration(
+    body: MigrationCreate,
+    engine: EngineDep,
+    caller: CallerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    """Create a migration (author users only); it runs by itself."""
+    created = engine.migrations.create(
+        caller,
+        CreateMigration(
+            work_id=body.work_id,
+            features=body.features or {},
+            type=body.type,
+            primary=body.primary,
+            encrypted=body.encrypted,
+            unencrypted=body.unencrypted,
+            project_id=body.project_id,
+            master_project_id=body.master_project_id,
+        ),
+        idempotency_key=idempotency_key or None,
+    )
+    detail: dict[str, Any] = dict(created.detail)
+    return JSONResponse(
+        detail,
+        status_code=201 if created.created else 200,
+        headers={"Location": detail["resource_uri"]},
+    )
+
+
+@router.options("/")
+def list_options() -> JSONResponse:
+    return options_response(
+        "Migration List",
+        "Create a migration.\n\nMust be an author user to perform this action.",
+        ["GET", "POST", "OPTIONS"],
+    )
+
+
+@router.get("/{pk}/", response_model=MigrationPublic)
+def migration_detail(
+    pk: str,
+    engine: EngineDep,
+    caller: CallerDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    """Retrieve an individual asset migration's data (as it was at `version`, if given)."""
+    return JSONResponse(dict(engine.migrations.detail(caller, pk, version=version)))
+
+
+@router.options("/{pk}/")
+def detail_options() -> JSONResponse:
+    return options_response(
+        "Migration Detail", "Retrieve an individual asset migration's data.", ["GET", "OPTIONS"]
+    )
+
+
+@router.get("/{pk}/status/", response_model=MigrationStatus)
+def migration_status(pk: str, engine: EngineDep, caller: CallerDep) -> JSONResponse:
+    """Retrieve the status of a migration by its ID."""
+    return JSONResponse(dict(engine.migrations.status(caller, pk)))
+
+
+@router.options("/{pk}/status/")
+def status_options() -> JSONResponse:
+    return options_response(
+        "Migration Status", "Retrieve the status of a migration by its ID.", ["GET", "OPTIONS"]
+    )
+
+
+def _timestamp(moment: datetime | None, field: str) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise InvalidInputError(f"{field}: give a timezone, e.g. 2017-04-11T22:13:04Z", field=field)
+    return format_timestamp(moment)

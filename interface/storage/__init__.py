@@ -1,0 +1,1 @@
+"""Storage adapters: the artifact store and work bundles on the local filesystem."""
