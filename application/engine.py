@@ -43,4 +43,5 @@ class Engine:
 
     def close(self) -> None:
         self.list_projection.stop()
+        self.list_projection.view.close()
         self.log.close()

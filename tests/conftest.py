@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,18 +40,26 @@ def require_postgres() -> None:
     pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {reason}")
 
 
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema in the local test database, dropped afterwards."""
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A new schema in the local test database, dropped afterwards."""
     import psycopg
 
     require_postgres()
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    with fresh_postgres_schema() as name:
+        yield name
 
 
 def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

@@ -91,6 +91,10 @@ class MigrationListView(TrackingRecorder, ABC):
         """The count and one page of detail JSON documents, newest first."""
 
     @abstractmethod
+    def close(self) -> None:
+        """Release the store's connections."""
+
+    @abstractmethod
     def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
         """Ids of the migrations whose status is one of `statuses`, oldest first."""
 

@@ -106,6 +106,9 @@ class SQLiteMigrationListView(SQLiteTrackingRecorder, MigrationListView):
             )
             return ListPage(count=count, details=[row["detail"] for row in c.fetchall()])
 
+    def close(self) -> None:
+        self.datastore.close()
+
     def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
         marks = ", ".join("?" for _ in statuses)
         with self.datastore.transaction(commit=False) as c:
@@ -153,6 +156,9 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
                 [*params, query.limit, query.offset],
             )
             return ListPage(count=count, details=[row["detail"] for row in c.fetchall()])
+
+    def close(self) -> None:
+        self.datastore.close()
 
     def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
