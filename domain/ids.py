@@ -20,7 +20,7 @@ def format_id(kind: str, uuid: UUID) -> str:
 
 def parse_id(kind: str, public_id: str) -> UUID:
     """The UUID behind `public_id`, which must be of `kind` (e.g. "m-<32 hex>")."""
-    match = _PATTERN.match(public_id)
+    match = _PATTERN.fullmatch(public_id)
     if match is None or match.group(1) != kind:
         raise InvalidIdError(f"'{public_id}' is not a valid id (expected {kind}-<32 hex digits>)")
     return UUID(hex=match.group(2))

@@ -30,7 +30,8 @@ class User(Aggregate):
     @classmethod
     def register(cls, *, email: str, role: str, password_hash: str) -> User:
         email = email.strip().lower()
-        if "@" not in email or len(email) > 254:
+        local, _, host = email.partition("@")
+        if not local or "." not in host or " " in email or len(email) > 254:
             raise DomainError(f"'{email}' is not a valid email address")
         if role not in {r.value for r in Role}:
             raise DomainError(f"role must be one of: {', '.join(r.value for r in Role)}")
