@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from application.settings import Settings
@@ -41,8 +42,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (migrations, works, auth, health):
-        app.include_router(module.router)
+    routers = [module.router for module in (migrations, works, auth, health)]
+    for router in routers:
+        app.include_router(router)
+    # For 405 answers: the methods every route serves, by path (see errors._allowed_methods).
+    app.state.route_methods = [
+        (route.path_regex, set(route.methods))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     settings.ensure_dirs()
     app.mount("/outputs", StaticFiles(directory=settings.outputs_dir), name="outputs")
     app.add_middleware(

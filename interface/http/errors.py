@@ -50,14 +50,28 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return error(400, detail, errors=fields)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else DEFAULT_DETAILS.get(exc.status_code)
     if exc.status_code == 404 and detail == "Not Found":
         detail = "Not found."
+    if exc.status_code == 405:
+        detail = f'Method "{request.method}" not allowed.'
     response = error(exc.status_code, str(detail or "Error."))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for pattern, served in request.app.state.route_methods:
+        if pattern.match(request.url.path):
+            methods |= served
+    order = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return sorted(methods, key=lambda name: order.index(name) if name in order else len(order))
 
 
 def install_error_handlers(app: FastAPI) -> None:
