@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(router)
     # For 405 answers: the methods every route serves, by path (see errors._allowed_methods).
     app.state.route_methods = [
-        (route.path_regex, set(route.methods))
+        (route.path_regex, set(route.methods or ()))
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute)
