@@ -18,6 +18,9 @@ FEATURES = ("size_report", "stash", "deviant_art", "web", "video", "youtube")
 OUTPUTS = ("web", "stash", "video", "youtube", "size_report")
 """The seed's output keys; a feature of the same name asks for the output."""
 
+FEATURE_DEFAULTS: dict[str, bool | None] = {"deviant_art": False}
+"""A feature left out of a request: the seed shows deviant_art false and the others null."""
+
 MIGRATION_TYPES = ("deployment",)
 
 
@@ -35,7 +38,7 @@ UNFINISHED = frozenset({Status.PENDING, Status.STARTED, Status.RETRY})
 
 
 def check_features(features: Mapping[str, Any]) -> dict[str, bool | None]:
-    """All the seed's feature keys, null where not given; unknown keys and non-booleans refused."""
+    """Every seed feature key, defaulted where not given; unknown keys and non-booleans refused."""
     unknown = sorted(set(features) - set(FEATURES))
     if unknown:
         raise InvalidFeatureError(
@@ -43,7 +46,7 @@ def check_features(features: Mapping[str, Any]) -> dict[str, bool | None]:
         )
     checked: dict[str, bool | None] = {}
     for name in FEATURES:
-        value = features.get(name)
+        value = features.get(name, FEATURE_DEFAULTS.get(name))
         if value is not None and not isinstance(value, bool):
             raise InvalidFeatureError(f"feature '{name}' must be true, false or null")
         checked[name] = value

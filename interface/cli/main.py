@@ -24,7 +24,7 @@ works_app = typer.Typer(help="Import works (comic bundles).", no_args_is_help=Tr
 app.add_typer(users_app, name="users")
 app.add_typer(works_app, name="works")
 
-console = Console()
+console = Console(soft_wrap=True)  # commands printed here must stay copyable
 errors = Console(stderr=True)
 
 

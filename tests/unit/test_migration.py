@@ -472,3 +472,20 @@ def test_without_an_idempotency_key_each_migration_gets_a_random_id() -> None:
     assert first.id != second.id
     assert first.id.version == 4
     assert first.idempotency_key is None
+
+
+def test_features_left_out_take_the_seeds_defaults() -> None:
+    migration = Migration.request(
+        work={"id": "w-1", "name": "n", "sub_name": "s", "owner_id": "u-1"},
+        requester_id="u-1",
+        features={"web": True},
+    )
+
+    assert migration.features == {
+        "size_report": None,
+        "stash": None,
+        "deviant_art": False,
+        "web": True,
+        "video": None,
+        "youtube": None,
+    }
