@@ -90,6 +90,8 @@ class Migrations:
         unserved = [
             name for name in requested_outputs(features) if name not in self.available_outputs
         ]
+        if features.get("deviant_art") and "stash" not in self.available_outputs:
+            unserved.append("deviant_art")  # published to DeviantArt through the Sta.sh upload
         if unserved:
             raise InvalidInputError(
                 f"features: no producer serves output(s) {', '.join(unserved)} on this server",

@@ -111,7 +111,7 @@ def create_migration(
 @router.options("/")
 def list_options() -> JSONResponse:
     return options_response(
-        "Migration List",
+        "Migration Create List",
         "Create a migration.\n\nMust be an author user to perform this action.",
         ["GET", "POST", "OPTIONS"],
     )
