@@ -6,11 +6,13 @@ from collections.abc import Mapping
 
 from application.event_log import EventLog
 from application.execution import MigrationRunner, WorkerIdentity
+from application.leases import construct_lease_store
 from application.migrations import Migrations
-from application.ports import OutputProducer, WorkContent
+from application.ports import Dispatcher, OutputProducer, WorkContent
 from application.read_models.migration_list import MigrationListProjection
 from application.read_models.migration_list_stores import construct_list_view
 from application.settings import Settings
+from application.sweeper import Sweeper
 from application.users import Users
 from application.works import Works
 
@@ -39,9 +41,33 @@ class Engine:
             available_outputs=frozenset(producers),
             read_your_writes_timeout=settings.read_your_writes_timeout,
         )
-        self.runner = MigrationRunner(self.log, self.works, producers, identity)
+        view = self.list_projection.view
+        self.leases = construct_lease_store(getattr(view, "datastore", None))
+        self.runner = MigrationRunner(
+            self.log,
+            self.works,
+            producers,
+            identity,
+            leases=self.leases,
+            policy=settings.retry_policy(),
+            lease_ttl=settings.lease_ttl,
+        )
+        self.sweeper = Sweeper(
+            self.log,
+            self.leases,
+            self.list_projection,
+            self.runner,
+            settings.retry_policy(),
+            stale_after=settings.stale_after,
+        )
+
+    def use_dispatcher(self, dispatcher: Dispatcher) -> None:
+        """Where new, retried and recovered migrations are sent from now on."""
+        self.migrations.dispatcher = dispatcher
+        self.runner.dispatcher = dispatcher
 
     def close(self) -> None:
+        self.sweeper.stop()
         self.list_projection.stop()
         self.list_projection.view.close()
         self.log.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
 
@@ -119,7 +119,7 @@ class Migrations:
             return self._replay_idempotent(migration.id, request)
         self.projection.poke()
         if self.dispatcher is not None:
-            self.dispatcher.dispatch(migration.public_id)
+            self.dispatcher.dispatch(migration.public_id, migration.task_id)
         self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
         return Created(detail=detail_of(migration), created=True)
 
@@ -162,6 +162,38 @@ class Migrations:
                 )
             migration = self.log.repository.get(uuid, version=version)
         return migration
+
+    def revoke(
+        self, caller: Caller, migration_id: str, reason: str | None = None
+    ) -> MigrationDetail:
+        """Cancel the migration, durably; a running attempt stops before its next output."""
+        migration = self._change(
+            caller, migration_id, lambda m: m.revoke(by=caller.user_id, reason=reason)
+        )
+        return detail_of(migration)
+
+    def retry(self, caller: Caller, migration_id: str) -> MigrationDetail:
+        """Run a failed migration again, keeping the outputs it already produced."""
+        migration = self._change(caller, migration_id, lambda m: m.request_retry(by=caller.user_id))
+        if self.dispatcher is not None:
+            self.dispatcher.dispatch(migration.public_id, migration.task_id)
+        return detail_of(migration)
+
+    def _change(
+        self, caller: Caller, migration_id: str, command: Callable[[Migration], None]
+    ) -> Migration:
+        # A worker may append between our load and save: load again and re-check the guard.
+        for _ in range(10):
+            migration = self.visible(caller, migration_id)
+            command(migration)
+            try:
+                recordings = self.log.save(migration)
+            except IntegrityError:
+                continue
+            self.projection.poke()
+            self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
+            return migration
+        raise ConflictError(f"{migration_id} keeps changing; try again")
 
     def unfinished(self) -> list[str]:
         """Migrations a previous process left PENDING, STARTED or RETRY (to dispatch again)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -61,9 +62,40 @@ class WorkManifest:
 
 
 class Dispatcher(Protocol):
-    """Hands a migration to an executor; the executor runs it later, elsewhere."""
+    """Hands a migration to an executor; the executor runs it later (not before `at`), elsewhere.
 
-    def dispatch(self, migration_id: str) -> None: ...
+    `task_id` is the migration's stable task id: the executor runs the delivery under it.
+    """
+
+    def dispatch(self, migration_id: str, task_id: str, at: datetime | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A running attempt's claim: renewed by its worker's heartbeat until it ends."""
+
+    migration_id: str
+    attempt: int
+    worker_id: str
+    host: str
+    pid: int
+    expires_at: datetime
+
+
+class LeaseStore(Protocol):
+    """Where attempts' leases live (beside the read models: not events, they change constantly)."""
+
+    def hold(self, lease: Lease) -> None:
+        """Create or renew the lease of this migration's attempt."""
+
+    def release(self, migration_id: str, attempt: int) -> None:
+        """The attempt ended: forget its lease."""
+
+    def expired(self, now: datetime, limit: int = 100) -> list[Lease]:
+        """Leases whose worker stopped renewing them before `now`."""
+
+    def get(self, migration_id: str) -> Lease | None:
+        """The migration's current lease, if an attempt holds one."""
 
 
 class WorkContent(Protocol):

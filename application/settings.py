@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from application.retry_policy import RetryPolicy
+
 APP_NAME = "migration_engine"
 
 
@@ -30,6 +32,21 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=0.2, gt=0)
     postgres_pool_size: int = Field(default=20, ge=1)
     demo: bool = Field(default=False, description="Load a demo author and the sample work.")
+    broker_url: str = Field(
+        default="",
+        description="Celery broker (redis://... or amqp://...); empty runs migrations in-process.",
+    )
+    queue: str = Field(default="migrations", description="Celery queue migrations are sent to.")
+    retry_max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_initial_interval: float = Field(default=2.0, ge=0)
+    retry_backoff_coefficient: float = Field(default=2.0, ge=1)
+    retry_max_interval: float = Field(default=300.0, ge=0)
+    retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    lease_ttl: float = Field(default=30.0, gt=0, description="Seconds a silent attempt is alive.")
+    sweep_interval: float = Field(default=5.0, gt=0)
+    stale_after: float = Field(
+        default=300.0, gt=0, description="Seconds before an undelivered migration is sent again."
+    )
     public_host: str | None = Field(default=None, description="Host name shown in status views.")
 
     @field_validator("database_url")
@@ -39,6 +56,22 @@ class Settings(BaseSettings):
         if scheme not in {"sqlite", "postgresql", "postgres", "memory"}:
             raise ValueError("database_url must start with sqlite://, postgresql:// or memory://")
         return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "amqp", "amqps"}:
+            raise ValueError("broker_url must start with redis:// or amqp://, or be empty")
+        return value
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            initial_interval=self.retry_initial_interval,
+            backoff_coefficient=self.retry_backoff_coefficient,
+            max_interval=self.retry_max_interval,
+            jitter=self.retry_jitter,
+        )
 
     @property
     def works_dir(self) -> Path:

@@ -60,7 +60,7 @@ def build_runtime(settings: Settings, *, with_executor: bool = True) -> Runtime:
     runtime = Runtime(settings=settings, engine=engine, artifacts=artifacts)
     if with_executor:
         runtime.executor = InProcessExecutor(engine.runner, settings.workers)
-        engine.migrations.dispatcher = runtime.executor
+        engine.use_dispatcher(runtime.executor)
     return runtime
 
 

@@ -95,8 +95,11 @@ class MigrationListView(TrackingRecorder, ABC):
         """Release the store's connections."""
 
     @abstractmethod
-    def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
-        """Ids of the migrations whose status is one of `statuses`, oldest first."""
+    def ids_with_status(
+        self, statuses: Sequence[str], updated_before: str | None = None
+    ) -> list[str]:
+        """Ids of the migrations whose status is one of `statuses` (and last changed before
+        `updated_before`, a timestamp in the views' format, if given), oldest first."""
 
 
 class MigrationListProjection:

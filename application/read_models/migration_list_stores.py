@@ -109,12 +109,17 @@ class SQLiteMigrationListView(SQLiteTrackingRecorder, MigrationListView):
     def close(self) -> None:
         self.datastore.close()
 
-    def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
+    def ids_with_status(
+        self, statuses: Sequence[str], updated_before: str | None = None
+    ) -> list[str]:
         marks = ", ".join("?" for _ in statuses)
+        params: list[Any] = list(statuses)
+        sql = f"SELECT id FROM {TABLE} WHERE status IN ({marks})"
+        if updated_before is not None:
+            sql += " AND updated < ?"
+            params.append(updated_before)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT id FROM {TABLE} WHERE status IN ({marks}) ORDER BY created", list(statuses)
-            )
+            c.execute(sql + " ORDER BY created", params)
             return [row["id"] for row in c.fetchall()]
 
 
@@ -160,12 +165,16 @@ class PostgresMigrationListView(PostgresTrackingRecorder, MigrationListView):
     def close(self) -> None:
         self.datastore.close()
 
-    def ids_with_status(self, statuses: Sequence[str]) -> list[str]:
+    def ids_with_status(
+        self, statuses: Sequence[str], updated_before: str | None = None
+    ) -> list[str]:
+        params: list[Any] = [list(statuses)]
+        sql = f"SELECT id FROM {self.table} WHERE status = ANY(%s)"
+        if updated_before is not None:
+            sql += " AND updated < %s"
+            params.append(updated_before)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT id FROM {self.table} WHERE status = ANY(%s) ORDER BY created",
-                (list(statuses),),
-            )
+            c.execute(sql + " ORDER BY created", params)
             return [row["id"] for row in c.fetchall()]
 
 

@@ -11,6 +11,7 @@ import pytest
 from application.engine import Engine
 from application.migrations import CreateMigration
 from application.ports import OutputJob, ProducedOutput
+from application.retry_policy import RetryPolicy
 from application.settings import Settings
 from application.users import Caller
 from domain.migration import Migration
@@ -21,12 +22,28 @@ from tests.conftest import import_sample, make_person
 
 
 class Exploding:
-    """A producer whose service is down."""
+    """A producer that cannot make its output from this work."""
 
     name = "video"
 
     def produce(self, job: OutputJob) -> ProducedOutput:
-        raise ConnectionError("video service refused the connection")
+        raise ValueError("page 3 cannot be encoded")
+
+
+class Flaky:
+    """A producer whose remote service refuses the first `failures` calls."""
+
+    name = "video"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def produce(self, job: OutputJob) -> ProducedOutput:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError(f"video service refused the connection (call {self.calls})")
+        return ProducedOutput(value={"url": "/outputs/video.mp4", "bytes": 10})
 
 
 class Revoking:
@@ -45,9 +62,8 @@ class Revoking:
 
 
 class Counting:
-    name = "size_report"
-
-    def __init__(self) -> None:
+    def __init__(self, name: str = "size_report") -> None:
+        self.name = name
         self.calls = 0
 
     def produce(self, job: OutputJob) -> ProducedOutput:
@@ -88,9 +104,67 @@ def test_a_failing_output_ends_the_migration_in_failure_with_the_error(
 
     status = engine.migrations.status(caller, migration_id)
     assert status["status"] == "FAILURE"
-    assert status["result"] == "video service refused the connection"
+    assert status["result"] == "page 3 cannot be encoded"
     detail = engine.migrations.detail(caller, migration_id)
     assert detail["failed"] is True and detail["complete"] is False
+    failed = list(engine.log.events.get(UUID(hex=migration_id[2:])))[-1]
+    assert isinstance(failed, Migration.Failed) and failed.output == "video"
+
+
+def test_a_retryable_failure_is_retried_and_resumes_where_it_stopped(
+    engine: Engine, settings: Settings
+) -> None:
+    web, video = Counting("web"), Flaky(failures=1)
+    engine.runner.producers = {"web": web, "video": video}  # web comes first
+    engine.migrations.available_outputs = frozenset({"web", "video"})
+    migration_id, caller = _create(engine, settings, {"web": True, "video": True})
+
+    assert engine.runner.run(migration_id) == "RETRY"
+    status = engine.migrations.status(caller, migration_id)
+    assert status["status"] == "RETRY"
+    assert status["result"] == "video service refused the connection (call 1)"
+    migration: Migration = engine.log.repository.get(UUID(hex=migration_id[2:]))
+    assert migration.retry_at is not None and migration.retry_at > migration.modified_on
+
+    engine.runner.clock = lambda: migration.retry_at  # type: ignore[assignment,return-value]
+    assert engine.runner.run(migration_id) == "SUCCESS"
+
+    assert web.calls == 1  # produced in the first attempt, not redone
+    events = list(engine.log.events.get(UUID(hex=migration_id[2:])))
+    assert [type(e).__name__ for e in events] == [
+        "Created",
+        "Started",
+        "OutputProduced",
+        "RetryScheduled",
+        "Started",
+        "OutputProduced",
+        "Completed",
+    ]
+    assert [e.attempt for e in events if isinstance(e, Migration.Started)] == [1, 2]
+
+
+def test_a_retry_delivered_early_waits_for_its_time(engine: Engine, settings: Settings) -> None:
+    engine.runner.producers = {"video": Flaky(failures=1)}
+    engine.migrations.available_outputs = frozenset({"video"})
+    migration_id, caller = _create(engine, settings, {"video": True})
+    engine.runner.run(migration_id)
+
+    assert engine.runner.run(migration_id) == "RETRY"  # before retry_at: not started
+
+    assert engine.migrations.status(caller, migration_id)["status"] == "RETRY"
+
+
+def test_retries_stop_when_attempts_are_exhausted(engine: Engine, settings: Settings) -> None:
+    engine.runner.producers = {"video": Flaky(failures=100)}
+    engine.runner.policy = RetryPolicy(max_attempts=3, initial_interval=0, jitter=0)
+    engine.migrations.available_outputs = frozenset({"video"})
+    migration_id, caller = _create(engine, settings, {"video": True})
+
+    outcomes = [engine.runner.run(migration_id) for _ in range(4)]
+
+    assert outcomes == ["RETRY", "RETRY", "FAILURE", "FAILURE"]
+    status = engine.migrations.status(caller, migration_id)
+    assert status["result"] == "video service refused the connection (call 3)"
 
 
 def test_a_migration_revoked_while_running_produces_nothing_more(
