@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=0.2, gt=0)
     postgres_pool_size: int = Field(default=20, ge=1)
     demo: bool = Field(default=False, description="Load a demo author and the sample work.")
+    producers: str = Field(
+        default="interface.outputs:build_producers",
+        description="module:function building the output producers from the artifact store.",
+    )
     broker_url: str = Field(
         default="",
         description="Celery broker (redis://... or amqp://...); empty runs migrations in-process.",

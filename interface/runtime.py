@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import socket
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from application.engine import Engine
+from application.errors import ApplicationError
 from application.execution import WorkerIdentity
+from application.ports import OutputProducer
 from application.settings import Settings
 from application.users import Caller
-from interface.outputs import build_producers
 from interface.storage.artifacts import LocalArtifactStore
 from interface.storage.work_bundles import read_bundle
 from interface.storage.work_content import LocalWorkContent
@@ -31,15 +33,20 @@ class Runtime:
     engine: Engine
     artifacts: LocalArtifactStore
     executor: InProcessExecutor | None = None
+    sweeps: bool = False
 
     def start(self) -> None:
         """Begin serving: keep the list current and finish what a previous process left."""
         self.engine.list_projection.catch_up()
         self.engine.list_projection.run_polling(self.settings.projection_poll_interval)
         if self.executor is not None:
+            # Embedded mode: this process is the only worker, so whatever a previous one left
+            # unfinished is taken over now rather than when its lease runs out.
             recovered = self.executor.recover(self.engine.migrations.unfinished())
             if recovered:
                 logger.info("dispatched %d unfinished migration(s) again", recovered)
+        if self.sweeps:
+            self.engine.sweeper.run_every(self.settings.sweep_interval)
 
     def close(self) -> None:
         if self.executor is not None:
@@ -48,20 +55,35 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, with_executor: bool = True) -> Runtime:
+    """An engine on `settings`; `with_executor` makes it dispatch: to Celery when a broker is
+    set, else to an in-process thread pool (which also sweeps and recovers at start)."""
     settings.ensure_dirs()
     artifacts = LocalArtifactStore(settings.outputs_dir)
     identity = WorkerIdentity(host=settings.public_host or socket.gethostname())
     engine = Engine(
         settings,
-        producers=build_producers(artifacts),
+        producers=load_producers(settings.producers, artifacts),
         work_content=LocalWorkContent(settings.works_dir),
         identity=identity,
     )
     runtime = Runtime(settings=settings, engine=engine, artifacts=artifacts)
-    if with_executor:
+    if with_executor and settings.broker_url:
+        from interface.worker.celery_app import CeleryDispatcher, create_celery
+
+        engine.use_dispatcher(CeleryDispatcher(create_celery(settings), settings.queue))
+    elif with_executor:
         runtime.executor = InProcessExecutor(engine.runner, settings.workers)
         engine.use_dispatcher(runtime.executor)
+        runtime.sweeps = True
     return runtime
+
+
+def load_producers(spec: str, artifacts: LocalArtifactStore) -> dict[str, OutputProducer]:
+    """Producers from a "module:function" taking the artifact store (settings.producers)."""
+    module_name, _, function_name = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), function_name or "build_producers")
+    producers: dict[str, OutputProducer] = factory(artifacts)
+    return producers
 
 
 @dataclass(frozen=True)
@@ -82,9 +104,15 @@ def ensure_demo(runtime: Runtime) -> Demo:
     work_id = None
     if state_file.exists():
         work_id = json.loads(state_file.read_text()).get("work_id")
+    caller = Caller(user.id, user.role)
+    if work_id is not None:
+        try:
+            engine.works.get(caller, work_id)
+        except ApplicationError:
+            work_id = None  # the file belongs to another store: import the sample again
     if work_id is None:
         manifest, files = read_bundle(SAMPLE_WORK)
-        work = engine.works.register(Caller(user.id, user.role), manifest, files)
+        work = engine.works.register(caller, manifest, files)
         work_id = work.id
         state_file.write_text(json.dumps({"email": DEMO_EMAIL, "work_id": work_id}))
     return Demo(DEMO_EMAIL, DEMO_PASSWORD, work_id, engine.users.issue_token(user.id))

@@ -71,6 +71,40 @@ def serve(
         runtime.close()
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Parallel migrations in this worker.")] = 2,
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated queues (default: settings' queue).")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
+) -> None:
+    """Run a Celery worker: it runs migrations and sweeps for dead attempts."""
+    from interface.worker import celery_app
+
+    settings = Settings()
+    if not settings.broker_url:
+        errors.print("[red]error:[/] set MIGRATION_ENGINE_BROKER_URL (redis://... or amqp://...)")
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    celery_app.runs_tasks_in_main_process = pool != "prefork"
+    celery = celery_app.create_celery(settings)
+    celery.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={queues or settings.queue}",
+            f"--loglevel={loglevel}",
+            f"--pool={pool}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
 @users_app.command("create")
 def create_user(
     email: str,

@@ -22,6 +22,12 @@ class MigrationCreate(BaseModel):
     master_project_id: StrictStr | None = Field(default=None, max_length=200)
 
 
+class MigrationRevoke(BaseModel):
+    """POST .../<pk>/revoke/ body (optional)."""
+
+    reason: StrictStr | None = Field(default=None, max_length=1000)
+
+
 class WorkSummaryPublic(BaseModel):
     id: str
     name: str

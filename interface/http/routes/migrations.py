@@ -16,7 +16,13 @@ from application.read_models.migration_list import ListQuery
 from domain.migration import MIGRATION_TYPES, Status
 from interface.http.deps import CallerDep, EngineDep
 from interface.http.options import options_response
-from interface.http.schemas import MigrationCreate, MigrationList, MigrationPublic, MigrationStatus
+from interface.http.schemas import (
+    MigrationCreate,
+    MigrationList,
+    MigrationPublic,
+    MigrationRevoke,
+    MigrationStatus,
+)
 
 router = APIRouter(prefix="/api/authoring/migration", tags=["migrations"])
 
@@ -146,6 +152,35 @@ def status_options() -> JSONResponse:
     return options_response(
         "Migration Status", "Retrieve the status of a migration by its ID.", ["GET", "OPTIONS"]
     )
+
+
+@router.post("/{pk}/revoke/", response_model=MigrationPublic)
+def revoke_migration(
+    pk: str, engine: EngineDep, caller: CallerDep, body: MigrationRevoke | None = None
+) -> JSONResponse:
+    """Revoke a migration: no further output is produced (owner or admin)."""
+    reason = body.reason if body is not None else None
+    return JSONResponse(dict(engine.migrations.revoke(caller, pk, reason=reason)))
+
+
+@router.options("/{pk}/revoke/")
+def revoke_options() -> JSONResponse:
+    return options_response(
+        "Migration Revoke",
+        "Revoke a migration: no further output is produced.",
+        ["POST", "OPTIONS"],
+    )
+
+
+@router.post("/{pk}/retry/", response_model=MigrationPublic)
+def retry_migration(pk: str, engine: EngineDep, caller: CallerDep) -> JSONResponse:
+    """Run a failed migration again, keeping the outputs it produced (owner or admin)."""
+    return JSONResponse(dict(engine.migrations.retry(caller, pk)))
+
+
+@router.options("/{pk}/retry/")
+def retry_options() -> JSONResponse:
+    return options_response("Migration Retry", "Run a failed migration again.", ["POST", "OPTIONS"])
 
 
 def _timestamp(moment: datetime | None, field: str) -> str | None:
