@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import secrets
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.console import Console
 from application.errors import ApplicationError
 from application.settings import Settings
 from application.users import Caller
+from domain.errors import DomainError
 from interface.runtime import build_runtime, ensure_demo
 from interface.storage.work_bundles import BundleError, read_bundle
 
@@ -21,11 +23,13 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=True)
 works_app = typer.Typer(help="Import works (comic bundles).", no_args_is_help=True)
+migrations_app = typer.Typer(help="Operate on migrations (as an admin).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(works_app, name="works")
+app.add_typer(migrations_app, name="migrations")
 
 console = Console(soft_wrap=True)  # commands printed here must stay copyable
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -155,3 +159,59 @@ def import_work(
 
 def main() -> None:
     app()
+
+
+def _operator() -> Caller:
+    """The CLI acts as an admin; events name the operating-system user."""
+    return Caller(user_id=f"cli:{getpass.getuser()}", role="admin")
+
+
+@migrations_app.command("status")
+def migration_status(migration_id: str) -> None:
+    """Print a migration's status view."""
+    runtime = build_runtime(Settings(), with_executor=False)
+    try:
+        console.print_json(data=dict(runtime.engine.migrations.status(_operator(), migration_id)))
+    except (ApplicationError, DomainError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+@migrations_app.command("revoke")
+def revoke_migration(
+    migration_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit trail.")] = None,
+) -> None:
+    """Revoke a migration: recorded at once; a running attempt stops before its next output."""
+    runtime = build_runtime(Settings(), with_executor=False)
+    try:
+        detail = runtime.engine.migrations.revoke(_operator(), migration_id, reason=reason)
+    except (ApplicationError, DomainError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(f"{detail['id']}: REVOKED")
+
+
+@migrations_app.command("retry")
+def retry_migration(migration_id: str) -> None:
+    """Run a failed migration again, keeping the outputs it produced."""
+    settings = Settings()
+    runtime = build_runtime(settings, with_executor=bool(settings.broker_url))
+    try:
+        detail = runtime.engine.migrations.retry(_operator(), migration_id)
+    except (ApplicationError, DomainError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    if settings.broker_url:
+        console.print(f"{detail['id']}: PENDING, sent to the workers")
+    else:
+        console.print(
+            f"{detail['id']}: PENDING; the embedded server runs it within "
+            f"{settings.stale_after:g} s (POST .../retry/ to the API runs it at once)"
+        )

@@ -135,3 +135,40 @@ def test_works_import_names_the_problem_with_a_bad_bundle(
 
     assert result.exit_code == 1 and "p1.png" in result.output
     assert unknown_owner.exit_code == 1 and "nobody@example.com" in unknown_owner.output
+
+
+def test_an_operator_revokes_and_retries_from_the_cli(env: dict[str, str]) -> None:
+    from uuid import UUID
+
+    from application.migrations import CreateMigration
+    from domain.migration import Migration
+    from tests.conftest import import_sample, make_person
+
+    runtime = build_runtime(_settings(env), with_executor=False)
+    author = make_person(runtime, "author")
+    work_id = import_sample(runtime, author)
+    pending, failing = (
+        runtime.engine.migrations.create(
+            author.caller, CreateMigration(work_id, {"web": True})
+        ).detail["id"]
+        for _ in range(2)
+    )
+    migration: Migration = runtime.engine.log.repository.get(UUID(hex=failing[2:]))
+    migration.start(host="h", pid=1, worker_id="w")
+    migration.fail(error="disk full")
+    runtime.engine.log.save(migration)
+    runtime.close()
+
+    revoked = CliRunner().invoke(
+        app, ["migrations", "revoke", pending, "--reason", "duplicate"], env=env
+    )
+    again = CliRunner().invoke(app, ["migrations", "revoke", pending], env=env)
+    retried = CliRunner().invoke(app, ["migrations", "retry", failing], env=env)
+    status = CliRunner().invoke(app, ["migrations", "status", failing], env=env)
+    unknown = CliRunner().invoke(app, ["migrations", "status", "m-nope"], env=env)
+
+    assert revoked.exit_code == 0 and "REVOKED" in revoked.output
+    assert again.exit_code == 1 and "its status is REVOKED" in again.output
+    assert retried.exit_code == 0 and "PENDING" in retried.output
+    assert status.exit_code == 0 and '"status": "PENDING"' in status.output
+    assert unknown.exit_code == 1 and "m-nope" in unknown.output
