@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from application.audit import Audit
 from application.event_log import EventLog
 from application.execution import MigrationRunner, WorkerIdentity
 from application.leases import construct_lease_store
@@ -60,6 +61,8 @@ class Engine:
             settings.retry_policy(),
             stale_after=settings.stale_after,
         )
+
+        self.audit = Audit(self.log, self.migrations, self.list_projection)
 
     def use_dispatcher(self, dispatcher: Dispatcher) -> None:
         """Where new, retried and recovered migrations are sent from now on."""

@@ -6,6 +6,8 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -21,6 +23,7 @@ from application.migration_views import (
     MigrationDetail,
     MigrationStatusView,
     detail_of,
+    format_timestamp,
     status_of,
 )
 from application.ports import Dispatcher
@@ -130,12 +133,23 @@ class Migrations:
         return Created(detail=detail_of(existing), created=False)
 
     def detail(
-        self, caller: Caller, migration_id: str, version: int | None = None
+        self,
+        caller: Caller,
+        migration_id: str,
+        version: int | None = None,
+        as_of: datetime | None = None,
     ) -> MigrationDetail:
-        return detail_of(self.visible(caller, migration_id, version))
+        """The detail view, now or as it was at `version` or at the moment `as_of`."""
+        return detail_of(self.visible(caller, migration_id, version, as_of))
 
-    def status(self, caller: Caller, migration_id: str) -> MigrationStatusView:
-        return status_of(self.visible(caller, migration_id))
+    def status(
+        self,
+        caller: Caller,
+        migration_id: str,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> MigrationStatusView:
+        return status_of(self.visible(caller, migration_id, version, as_of))
 
     def page(self, caller: Caller, query: ListQuery) -> ListPage:
         """A page of the list read model, restricted to what the caller may see."""
@@ -143,8 +157,14 @@ class Migrations:
             query = ListQuery(**{**asdict(query), "owner_id": caller.user_id})
         return self.projection.view.page(query)
 
-    def visible(self, caller: Caller, migration_id: str, version: int | None = None) -> Migration:
-        """The migration, if the caller may see it; otherwise it is not found."""
+    def visible(
+        self,
+        caller: Caller,
+        migration_id: str,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> Migration:
+        """The migration (as it was, if asked), if the caller may see it; else not found."""
         try:
             uuid = parse_id(MIGRATION, migration_id)
         except InvalidIdError as error:
@@ -154,6 +174,8 @@ class Migrations:
             caller.is_admin or migration.work["owner_id"] == caller.user_id
         ):
             raise NotFoundError("Not found.")
+        if as_of is not None:
+            version = self._version_at(migration, as_of)
         if version is not None:
             if version < 1 or version > migration.version:
                 raise NotFoundError(
@@ -162,6 +184,20 @@ class Migrations:
                 )
             migration = self.log.repository.get(uuid, version=version)
         return migration
+
+    def _version_at(self, migration: Migration, as_of: datetime) -> int:
+        if as_of < migration.created_on:
+            raise NotFoundError(
+                f"{migration.public_id} did not exist yet at {format_timestamp(as_of)} "
+                f"(created {format_timestamp(migration.created_on)})"
+            )
+        version = 1
+        events: list[Any] = list(self.log.events.get(migration.id))
+        for event in events:
+            if event.timestamp > as_of:
+                break
+            version = event.originator_version
+        return version
 
     def revoke(
         self, caller: Caller, migration_id: str, reason: str | None = None

@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.chain import link
 from domain.errors import IllegalTransitionError, InvalidFeatureError, OutputError
 
 FEATURES = ("size_report", "stash", "deviant_art", "web", "video", "youtube")
@@ -61,6 +62,36 @@ class Migration(Aggregate):
     """A deployment job: created PENDING, started by a worker, producing outputs, then ended."""
 
     TOPIC = "migration"
+
+    class Event(Aggregate.Event):
+        """Base of the migration's events: each carries its link in the audit hash chain."""
+
+        TOPIC = "migration.event"
+        class_version = 2
+        chain: str | None
+        """sha256 over this event and the previous event's chain; None before chains existed."""
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["chain"] = None  # written before the chain existed: loads, reported unchained
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.chain_head = self.chain
+
+    @classmethod
+    def _create(cls, event_class: type[Any], *, id: UUID | None = None, **kwargs: Any) -> Migration:
+        kwargs["timestamp"] = event_class.create_timestamp()
+        kwargs["chain"] = link(
+            None, event_class.TOPIC, cls.INITIAL_VERSION, kwargs["timestamp"], kwargs
+        )
+        return super()._create(event_class, id=id, **kwargs)
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        kwargs["timestamp"] = event_class.create_timestamp()
+        kwargs["chain"] = link(
+            self.chain_head, event_class.TOPIC, self.version + 1, kwargs["timestamp"], kwargs
+        )
+        super().trigger_event(event_class, **kwargs)
 
     @staticmethod
     def create_id(idempotency_key: str | None, requester_id: str | None) -> UUID:
@@ -147,6 +178,7 @@ class Migration(Aggregate):
         self.retry_at: datetime | None = None
         self.revoked_by: str | None = None
         self.revoke_reason: str | None = None
+        self.chain_head: str | None = None
 
     # Queries ----------------------------------------------------------------
 

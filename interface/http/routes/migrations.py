@@ -129,9 +129,11 @@ def migration_detail(
     engine: EngineDep,
     caller: CallerDep,
     version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: datetime | None = None,
 ) -> JSONResponse:
-    """Retrieve an individual asset migration's data (as it was at `version`, if given)."""
-    return JSONResponse(dict(engine.migrations.detail(caller, pk, version=version)))
+    """Retrieve an individual asset migration's data (as it was at `version` or `as_of`)."""
+    moment = _moment(version, as_of)
+    return JSONResponse(dict(engine.migrations.detail(caller, pk, version=version, as_of=moment)))
 
 
 @router.options("/{pk}/")
@@ -142,9 +144,16 @@ def detail_options() -> JSONResponse:
 
 
 @router.get("/{pk}/status/", response_model=MigrationStatus)
-def migration_status(pk: str, engine: EngineDep, caller: CallerDep) -> JSONResponse:
-    """Retrieve the status of a migration by its ID."""
-    return JSONResponse(dict(engine.migrations.status(caller, pk)))
+def migration_status(
+    pk: str,
+    engine: EngineDep,
+    caller: CallerDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: datetime | None = None,
+) -> JSONResponse:
+    """Retrieve the status of a migration by its ID (as it was at `version` or `as_of`)."""
+    moment = _moment(version, as_of)
+    return JSONResponse(dict(engine.migrations.status(caller, pk, version=version, as_of=moment)))
 
 
 @router.options("/{pk}/status/")
@@ -181,6 +190,14 @@ def retry_migration(pk: str, engine: EngineDep, caller: CallerDep) -> JSONRespon
 @router.options("/{pk}/retry/")
 def retry_options() -> JSONResponse:
     return options_response("Migration Retry", "Run a failed migration again.", ["POST", "OPTIONS"])
+
+
+def _moment(version: int | None, as_of: datetime | None) -> datetime | None:
+    if version is not None and as_of is not None:
+        raise InvalidInputError("give either version or as_of, not both", field="as_of")
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInputError("as_of: give a timezone, e.g. 2017-04-11T22:13:04Z", field="as_of")
+    return as_of
 
 
 def _timestamp(moment: datetime | None, field: str) -> str | None:
