@@ -12,6 +12,9 @@ from application.migrations import Migrations
 from application.ports import Dispatcher, OutputProducer, WorkContent
 from application.read_models.migration_list import MigrationListProjection
 from application.read_models.migration_list_stores import construct_list_view
+from application.read_models.operations import ReadModels
+from application.read_models.work_summary import WorkSummaryProjection
+from application.read_models.work_summary_stores import construct_work_summary_view
 from application.settings import Settings
 from application.sweeper import Sweeper
 from application.users import Users
@@ -62,6 +65,10 @@ class Engine:
             stale_after=settings.stale_after,
         )
 
+        self.work_summary = WorkSummaryProjection(
+            self.log, construct_work_summary_view(self.list_projection.view)
+        )
+        self.read_models = ReadModels(self.log, [self.list_projection, self.work_summary])
         self.audit = Audit(self.log, self.migrations, self.list_projection)
 
     def use_dispatcher(self, dispatcher: Dispatcher) -> None:
@@ -71,6 +78,6 @@ class Engine:
 
     def close(self) -> None:
         self.sweeper.stop()
-        self.list_projection.stop()
-        self.list_projection.view.close()
+        self.read_models.stop()
+        self.list_projection.view.close()  # the other views share its connections
         self.log.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -30,8 +31,17 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1_048_576, description="Largest work upload.")
     read_your_writes_timeout: float = Field(default=5.0, ge=0)
     projection_poll_interval: float = Field(default=0.2, gt=0)
-    postgres_pool_size: int = Field(default=20, ge=1)
+    postgres_pool_size: int = Field(
+        default=4, ge=1, description="PostgreSQL connections each process opens at start."
+    )
+    postgres_max_overflow: int = Field(
+        default=16, ge=0, description="More connections a busy process may open beyond those."
+    )
     demo: bool = Field(default=False, description="Load a demo author and the sample work.")
+    projections: Literal["inline", "external"] = Field(
+        default="inline",
+        description="inline: the API keeps read models current; external: `projector` does.",
+    )
     producers: str = Field(
         default="interface.outputs:build_producers",
         description="module:function building the output producers from the artifact store.",
@@ -131,8 +141,11 @@ class Settings(BaseSettings):
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(self.postgres_pool_size),
+            # The read models and leases need few connections; the log takes the configured pool.
+            "POSTGRES_POOL_SIZE": str(1 if view else self.postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(
+                self.postgres_max_overflow // 2 if view else self.postgres_max_overflow
+            ),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
         }

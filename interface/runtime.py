@@ -37,8 +37,10 @@ class Runtime:
 
     def start(self) -> None:
         """Begin serving: keep the list current and finish what a previous process left."""
-        self.engine.list_projection.catch_up()
-        self.engine.list_projection.run_polling(self.settings.projection_poll_interval)
+        read_models = self.engine.read_models
+        if self.settings.projections == "inline":
+            read_models.catch_up()
+            read_models.run_polling(self.settings.projection_poll_interval)
         if self.executor is not None:
             # Embedded mode: this process is the only worker, so whatever a previous one left
             # unfinished is taken over now rather than when its lease runs out.
@@ -67,6 +69,8 @@ def build_runtime(settings: Settings, *, with_executor: bool = True) -> Runtime:
         identity=identity,
     )
     runtime = Runtime(settings=settings, engine=engine, artifacts=artifacts)
+    for projection in engine.read_models.projections.values():
+        projection.inline = settings.projections == "inline"
     if with_executor and settings.broker_url:
         from interface.worker.celery_app import CeleryDispatcher, create_celery
 

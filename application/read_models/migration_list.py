@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import threading
-import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.persistence import Notification, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
-from application.event_log import EventLog
 from application.migration_views import detail_of, format_timestamp
-from domain.migration import Migration
+from application.read_models.generations import GenerationalView
+from application.read_models.projection import Drift, TrackedProjection
+from domain.migration import Migration, Status
 
 MIGRATION_TOPICS: tuple[str, ...] = tuple(
     getattr(Migration, name).TOPIC
@@ -35,8 +32,6 @@ MIGRATION_TOPICS: tuple[str, ...] = tuple(
     )
 )
 SNAPSHOT_TOPIC = get_topic(Snapshot)
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ class ListPage:
     details: list[str]
 
 
-class MigrationListView(TrackingRecorder, ABC):
+class MigrationListView(GenerationalView):
     """Where the list rows live, with the projection's tracking position beside them."""
 
     @abstractmethod
@@ -91,55 +86,31 @@ class MigrationListView(TrackingRecorder, ABC):
         """The count and one page of detail JSON documents, newest first."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Release the store's connections."""
-
-    @abstractmethod
     def ids_with_status(
         self, statuses: Sequence[str], updated_before: str | None = None
     ) -> list[str]:
         """Ids of the migrations whose status is one of `statuses` (and last changed before
         `updated_before`, a timestamp in the views' format, if given), oldest first."""
 
+    @abstractmethod
+    def sample_ids(self, count: int) -> list[str]:
+        """Up to `count` migration ids, at random."""
 
-class MigrationListProjection:
-    """Folds migration events into list rows, in order, exactly once (tracking records)."""
+    @abstractmethod
+    def details(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored detail JSON of these migrations."""
 
-    def __init__(self, log: EventLog, view: MigrationListView, batch_size: int = 500) -> None:
-        self.log = log
-        self.view = view
-        self.batch_size = batch_size
-        self._lock = threading.Lock()
-        self._caught_up = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
 
-    @property
-    def position(self) -> int:
-        return self.view.max_tracking_id(self.log.name) or 0
+class MigrationListProjection(TrackedProjection[MigrationListView]):
+    """Folds migration events into list rows; each row keeps its aggregate's folded state."""
 
-    def catch_up(self) -> int:
-        """Apply every event not yet applied; returns how many were applied."""
-        applied = 0
-        with self._lock:
-            while True:
-                count = self._apply_batch()
-                applied += count
-                if count == 0:
-                    break
-        with self._caught_up:
-            self._caught_up.notify_all()
-        return applied
+    name = "migration_list"
+    topics = MIGRATION_TOPICS
 
-    def _apply_batch(self) -> int:
-        start = self.position + 1
-        notifications = self.log.recorder.select_notifications(
-            start=start, limit=self.batch_size, topics=MIGRATION_TOPICS
-        )
-        if not notifications:
-            return 0
-        events: list[Any] = [self.log.mapper.to_domain_event(n) for n in notifications]
+    def with_view(self, view: MigrationListView) -> MigrationListProjection:
+        return MigrationListProjection(self.log, view, self.batch_size)
+
+    def fold(self, notifications: Sequence[Notification], events: Sequence[Any]) -> None:
         ids = sorted({e.originator_id.hex for e in events})
         stored = self.view.load_states([f"m-{hex_id}" for hex_id in ids])
         folded: dict[UUID, Migration] = {}
@@ -149,8 +120,7 @@ class MigrationListProjection:
                 migration = self._thaw(domain_event.originator_id, stored)
             folded[domain_event.originator_id] = cast(Migration, domain_event.mutate(migration))
         rows = [self._row_of(migration) for migration in folded.values()]
-        self.view.save_rows(rows, Tracking(self.log.name, notifications[-1].id))
-        return len(notifications)
+        self.view.save_rows(rows, Tracking(self.view.tracking_name, notifications[-1].id))
 
     def _thaw(self, migration_id: UUID, stored: dict[str, tuple[int, bytes]]) -> Migration:
         version, state = stored[f"m-{migration_id.hex}"]
@@ -180,52 +150,27 @@ class MigrationListProjection:
             state=state,
         )
 
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Block until the rows include the event at `position` (read-your-writes), bounded."""
-        deadline = time.monotonic() + timeout
-        while self.position < position:
-            # IntegrityError: another process applied the same events first; re-read the position.
-            with contextlib.suppress(IntegrityError):
-                self.catch_up()
-            if self.position >= position:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._caught_up:
-                self._caught_up.wait(min(remaining, 0.05))
-        return True
+    def drift(self, sample: int | None) -> list[Drift]:
+        """Stored rows that differ from the detail of their re-folded aggregate."""
+        self.catch_up()
+        if sample is None:
+            ids = self.view.ids_with_status([status.value for status in Status])
+        else:
+            ids = self.view.sample_ids(sample)
+        stored = self.view.details(ids)
+        found: list[Drift] = []
+        for migration_id in ids:
+            migration: Migration | None = self.log.get_or_none(
+                UUID(hex=migration_id[2:]), Migration
+            )
+            if migration is None:
+                found.append(Drift(migration_id, "a row without events"))
+            elif migration.version > self.position_of(migration_id):
+                continue  # newer than the view: not drift, lag
+            elif json.loads(stored[migration_id]) != detail_of(migration):
+                found.append(Drift(migration_id, "row differs from the re-folded aggregate"))
+        return found
 
-    def run_polling(self, interval: float) -> None:
-        """Keep the rows current from a background thread, polling the log every `interval`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.catch_up()
-                except Exception:  # a transient store error must not kill the loop
-                    logger.exception("migration list projection failed; retrying")
-                    time.sleep(interval)
-                self._wake.wait(interval)
-                self._wake.clear()
-
-        self._thread = threading.Thread(target=loop, name="migration-list-projection", daemon=True)
-        self._thread.start()
-
-    def poke(self) -> None:
-        """Wake the polling loop now (after a write this process made)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-
-def page_json(page: ListPage) -> list[dict[str, Any]]:
-    return [json.loads(detail) for detail in page.details]
+    def position_of(self, migration_id: str) -> int:
+        version, _ = self.view.load_states([migration_id]).get(migration_id, (0, b""))
+        return version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,6 +105,8 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
 ) -> None:
     """Stream the whole log as JSON Lines: one event per line, with its global position."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # the help says UTC
     runtime = build_runtime(Settings(), with_executor=False)
     stream = out.open("w", encoding="utf-8") if out is not None else sys.stdout
     try:

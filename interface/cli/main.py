@@ -15,7 +15,7 @@ from application.errors import ApplicationError
 from application.settings import Settings
 from application.users import Caller
 from domain.errors import DomainError
-from interface.cli import audit
+from interface.cli import audit, read_models
 from interface.runtime import build_runtime, ensure_demo
 from interface.storage.work_bundles import BundleError, read_bundle
 
@@ -29,6 +29,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(works_app, name="works")
 app.add_typer(migrations_app, name="migrations")
 app.add_typer(audit.app, name="audit")
+app.add_typer(read_models.app, name="read-models")
+app.command("projector")(read_models.projector)
 
 console = Console(soft_wrap=True)  # commands printed here must stay copyable
 errors = Console(stderr=True, soft_wrap=True)

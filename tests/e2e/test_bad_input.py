@@ -179,14 +179,15 @@ def test_a_bad_list_query_parameter_is_refused_naming_it(
 
 
 @pytest.mark.parametrize(
-    ("params", "named"), [({"version": "0"}, "version"), ({"version": "abc"}, "version")]
+    ("params", "code"),
+    [({"version": "0"}, 404), ({"version": "-1"}, 404), ({"version": "abc"}, 400)],
 )
 def test_a_bad_detail_version_is_refused_naming_it(
-    api: Api, author: Person, work_id: str, params: dict[str, str], named: str
+    api: Api, author: Person, work_id: str, params: dict[str, str], code: int
 ) -> None:
     created = api.created(author, work_id)
 
-    assert_refused(api.detail(author, created["id"], **params), 400, named)
+    assert_refused(api.detail(author, created["id"], **params), code, "version")
 
 
 @pytest.mark.parametrize(

@@ -128,7 +128,7 @@ def migration_detail(
     pk: str,
     engine: EngineDep,
     caller: CallerDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: int | None = None,
     as_of: datetime | None = None,
 ) -> JSONResponse:
     """Retrieve an individual asset migration's data (as it was at `version` or `as_of`)."""
@@ -148,7 +148,7 @@ def migration_status(
     pk: str,
     engine: EngineDep,
     caller: CallerDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: int | None = None,
     as_of: datetime | None = None,
 ) -> JSONResponse:
     """Retrieve the status of a migration by its ID (as it was at `version` or `as_of`)."""

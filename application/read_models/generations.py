@@ -1,0 +1,123 @@
+"""Read-model tables in generations: readers use the current one; a rebuild fills the next from
+the log, then switches readers over in one transaction and drops the old one."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Self
+
+from eventsourcing.persistence import Tracking
+
+POINTER = "read_model_generations"
+REFRESH_SECONDS = 0.5
+"""How long a reader trusts the generation it last read (a switch shows within this)."""
+
+
+class GenerationalView(ABC):
+    """SQL shared by SQLite and PostgreSQL views; subclasses bind it to a tracking recorder."""
+
+    model: ClassVar[str]
+    base_tables: ClassVar[tuple[str, ...]]
+    mark: ClassVar[str]
+    blob: ClassVar[str]
+
+    generation: int = 1
+    _checked_at: float = 0.0
+
+    # Provided by the eventsourcing tracking recorder each concrete view also derives from.
+    datastore: Any
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The tracking recorder's position for `application_name`."""
+
+    @abstractmethod
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        """Record a tracking position within the cursor's transaction."""
+
+    @abstractmethod
+    def qualify(self, name: str) -> str:
+        """A table name as SQL should write it (schema-qualified on PostgreSQL)."""
+
+    @abstractmethod
+    def table_ddl(self, generation: int) -> list[str]:
+        """Statements creating this generation's tables (IF NOT EXISTS)."""
+
+    @abstractmethod
+    def sibling(self, generation: int) -> Self:
+        """A view of the same model on the same store, at another generation."""
+
+    def table(self, base: str, generation: int | None = None) -> str:
+        generation = self.generation if generation is None else generation
+        return self.qualify(base if generation == 1 else f"{base}_g{generation}")
+
+    @property
+    def tracking_name(self) -> str:
+        return f"{self.model}@{self.generation}"
+
+    @property
+    def position(self) -> int:
+        return self.max_tracking_id(self.tracking_name) or 0
+
+    def pointer_ddl(self) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.qualify(POINTER)} "
+            "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)"
+        )
+
+    @contextmanager
+    def cursor(self, *, commit: bool) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as c:
+            yield c
+
+    def read_generation(self) -> int:
+        with self.cursor(commit=False) as c:
+            c.execute(
+                f"SELECT generation FROM {self.qualify(POINTER)} WHERE name = {self.mark}",
+                (self.model,),
+            )
+            row = c.fetchone()
+        return 1 if row is None else int(row["generation"])
+
+    def refresh(self, *, force: bool = False) -> int:
+        """Follow the pointer (at most every REFRESH_SECONDS unless forced)."""
+        now = time.monotonic()
+        if force or now - self._checked_at > REFRESH_SECONDS:
+            self.generation = self.read_generation()
+            self._checked_at = now
+        return self.generation
+
+    def create_generation(self, generation: int) -> None:
+        self.drop_generation(generation)  # leftovers of an interrupted rebuild
+        with self.cursor(commit=True) as c:
+            for statement in self.table_ddl(generation):
+                c.execute(statement)
+
+    def switch(self, generation: int) -> None:
+        """Point readers at `generation`, atomically."""
+        with self.cursor(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {self.qualify(POINTER)} (name, generation) "
+                f"VALUES ({self.mark}, {self.mark}) "
+                "ON CONFLICT (name) DO UPDATE SET generation = excluded.generation",
+                (self.model, generation),
+            )
+        self.refresh(force=True)
+
+    def drop_generation(self, generation: int) -> None:
+        with self.cursor(commit=True) as c:
+            for base in self.base_tables:
+                c.execute(f"DROP TABLE IF EXISTS {self.table(base, generation)}")
+
+    def close(self) -> None:
+        self.datastore.close()
+
+    @staticmethod
+    def marks(mark: str, count: int) -> str:
+        return ", ".join([mark] * count)
+
+    def in_list(self, values: Sequence[Any]) -> str:
+        return f"({self.marks(self.mark, len(values))})"

@@ -1,0 +1,125 @@
+"""The work summary documents in SQL: shared statements, bound to SQLite and to PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Self
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL, Composed
+
+from application.read_models.work_summary import WorkSummaryView
+
+TABLE = "work_summary"
+
+
+class SqlWorkSummaryView(WorkSummaryView):
+    model = "work_summary"
+    base_tables = (TABLE,)
+
+    def table_ddl(self, generation: int) -> list[str]:
+        table = self.table(TABLE, generation)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            "(key TEXT PRIMARY KEY, work_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_g{generation}_work ON {table} (work_id)",
+        ]
+
+    def load(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        with self.cursor(commit=False) as c:
+            c.execute(
+                f"SELECT key, doc FROM {self.table(TABLE)} WHERE key IN {self.in_list(keys)}",
+                list(keys),
+            )
+            return {row["key"]: json.loads(row["doc"]) for row in c.fetchall()}
+
+    def save(self, docs: dict[str, dict[str, Any]], tracking: Tracking) -> None:
+        upsert = (
+            f"INSERT INTO {self.table(TABLE)} (key, work_id, doc) "
+            f"VALUES ({self.marks(self.mark, 3)}) "
+            "ON CONFLICT (key) DO UPDATE SET work_id = excluded.work_id, doc = excluded.doc"
+        )
+        rows = [
+            (key, doc["work_id"], json.dumps(doc, separators=(",", ":")))
+            for key, doc in docs.items()
+        ]
+        with self.cursor(commit=True) as c:
+            if rows:
+                c.executemany(upsert, rows)
+            self._insert_tracking(c, tracking)
+
+    def sample_works(self, count: int | None) -> list[str]:
+        sql = f"SELECT work_id FROM {self.table(TABLE)} WHERE key LIKE 'w:%' ORDER BY RANDOM()"
+        with self.cursor(commit=False) as c:
+            if count is None:
+                c.execute(sql)
+            else:
+                c.execute(f"{sql} LIMIT {self.mark}", (count,))
+            return [row["work_id"] for row in c.fetchall()]
+
+    def migrations_of(self, work_id: str) -> list[str]:
+        with self.cursor(commit=False) as c:
+            c.execute(
+                f"SELECT key FROM {self.table(TABLE)} "
+                f"WHERE work_id = {self.mark} AND key LIKE 'm:%'",
+                (work_id,),
+            )
+            return [row["key"] for row in c.fetchall()]
+
+
+class SQLiteWorkSummaryView(SQLiteTrackingRecorder, SqlWorkSummaryView):
+    mark = "?"
+    blob = "BLOB"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            self.pointer_ddl(),
+            *self.table_ddl(1),
+        ]
+
+    def qualify(self, name: str) -> str:
+        return name
+
+    def sibling(self, generation: int) -> Self:
+        view = type(self)(datastore=self.datastore)
+        view.generation = generation
+        return view
+
+
+class PostgresWorkSummaryView(PostgresTrackingRecorder, SqlWorkSummaryView):
+    mark = "%s"
+    blob = "BYTEA"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(
+            Composed([SQL(statement)]) for statement in (self.pointer_ddl(), *self.table_ddl(1))
+        )
+
+    def qualify(self, name: str) -> str:
+        return f'"{self.datastore.schema}".{name}'
+
+    def sibling(self, generation: int) -> Self:
+        view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
+        view.generation = generation
+        return view
+
+
+def construct_work_summary_view(datastore_of: Any) -> SqlWorkSummaryView:
+    """The work summary view on the same store (and connections) as `datastore_of`'s view."""
+    view: SqlWorkSummaryView
+    if isinstance(datastore_of, PostgresTrackingRecorder):
+        view = PostgresWorkSummaryView(
+            datastore=datastore_of.datastore, tracking_table_name=datastore_of.tracking_table_name
+        )
+    else:
+        view = SQLiteWorkSummaryView(datastore=datastore_of.datastore)
+    view.create_table()
+    view.refresh(force=True)
+    return view
