@@ -25,6 +25,8 @@ class GenerationalView(ABC):
     blob: ClassVar[str]
 
     generation: int = 1
+    follows_pointer: bool = True
+    """False for a generation being built: it must not jump to the one readers use."""
     _checked_at: float = 0.0
 
     # Provided by the eventsourcing tracking recorder each concrete view also derives from.
@@ -85,6 +87,8 @@ class GenerationalView(ABC):
     def refresh(self, *, force: bool = False) -> int:
         """Follow the pointer (at most every REFRESH_SECONDS unless forced)."""
         now = time.monotonic()
+        if not self.follows_pointer:
+            return self.generation
         if force or now - self._checked_at > REFRESH_SECONDS:
             self.generation = self.read_generation()
             self._checked_at = now

@@ -158,6 +158,7 @@ class SQLiteMigrationListView(SQLiteTrackingRecorder, SqlMigrationListView):
     def sibling(self, generation: int) -> Self:
         view = type(self)(datastore=self.datastore)
         view.generation = generation
+        view.follows_pointer = False
         return view
 
 
@@ -177,6 +178,7 @@ class PostgresMigrationListView(PostgresTrackingRecorder, SqlMigrationListView):
     def sibling(self, generation: int) -> Self:
         view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
         view.generation = generation
+        view.follows_pointer = False
         return view
 
 

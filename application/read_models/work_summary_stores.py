@@ -54,20 +54,23 @@ class SqlWorkSummaryView(WorkSummaryView):
             self._insert_tracking(c, tracking)
 
     def sample_works(self, count: int | None) -> list[str]:
-        sql = f"SELECT work_id FROM {self.table(TABLE)} WHERE key LIKE 'w:%' ORDER BY RANDOM()"
+        # LIKE patterns go in as parameters: a literal % is a placeholder to psycopg.
+        sql = (
+            f"SELECT work_id FROM {self.table(TABLE)} WHERE key LIKE {self.mark} ORDER BY RANDOM()"
+        )
         with self.cursor(commit=False) as c:
             if count is None:
-                c.execute(sql)
+                c.execute(sql, ("w:%",))
             else:
-                c.execute(f"{sql} LIMIT {self.mark}", (count,))
+                c.execute(f"{sql} LIMIT {self.mark}", ("w:%", count))
             return [row["work_id"] for row in c.fetchall()]
 
     def migrations_of(self, work_id: str) -> list[str]:
         with self.cursor(commit=False) as c:
             c.execute(
                 f"SELECT key FROM {self.table(TABLE)} "
-                f"WHERE work_id = {self.mark} AND key LIKE 'm:%'",
-                (work_id,),
+                f"WHERE work_id = {self.mark} AND key LIKE {self.mark}",
+                (work_id, "m:%"),
             )
             return [row["key"] for row in c.fetchall()]
 
@@ -89,6 +92,7 @@ class SQLiteWorkSummaryView(SQLiteTrackingRecorder, SqlWorkSummaryView):
     def sibling(self, generation: int) -> Self:
         view = type(self)(datastore=self.datastore)
         view.generation = generation
+        view.follows_pointer = False
         return view
 
 
@@ -108,6 +112,7 @@ class PostgresWorkSummaryView(PostgresTrackingRecorder, SqlWorkSummaryView):
     def sibling(self, generation: int) -> Self:
         view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
         view.generation = generation
+        view.follows_pointer = False
         return view
 
 

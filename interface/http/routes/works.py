@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse
 
 from application.errors import InvalidInputError, PermissionDeniedError
+from application.read_models.work_summary import empty_summary
 from application.works import AUTHOR_ONLY, WorkView
 from interface.http.deps import CallerDep, EngineDep, RuntimeDep
 from interface.http.schemas import WorkPublic
@@ -38,6 +39,18 @@ def upload_work(
 def work_detail(pk: str, engine: EngineDep, caller: CallerDep) -> JSONResponse:
     """Retrieve a work you own."""
     return JSONResponse(_public(engine.works.get(caller, pk)))
+
+
+@router.get("/{pk}/summary/")
+def work_summary(pk: str, engine: EngineDep, caller: CallerDep) -> JSONResponse:
+    """A work's deployments: count by status, the last success and its outputs, output bytes."""
+    work = engine.works.get(caller, pk)
+    summary = engine.work_summary.summary(work.id)
+    if summary is None:
+        summary = empty_summary(work.id, work.owner_id)
+    body = dict(summary)
+    body["resource_uri"] = f"/api/authoring/work/{work.id}/summary/"
+    return JSONResponse(body)
 
 
 def _public(work: WorkView) -> dict[str, object]:
