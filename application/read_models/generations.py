@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL, Composed
 
 POINTER = "read_model_generations"
 REFRESH_SECONDS = 0.5
@@ -125,3 +128,48 @@ class GenerationalView(ABC):
 
     def in_list(self, values: Sequence[Any]) -> str:
         return f"({self.marks(self.mark, len(values))})"
+
+
+class SQLiteGenerations(SQLiteTrackingRecorder, GenerationalView):
+    """Binds a view to SQLite: its tables are created with the tracking table."""
+
+    mark = "?"
+    blob = "BLOB"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            self.pointer_ddl(),
+            *self.table_ddl(1),
+        ]
+
+    def qualify(self, name: str) -> str:
+        return name
+
+    def sibling(self, generation: int) -> Self:
+        view = type(self)(datastore=self.datastore)
+        view.generation = generation
+        view.follows_pointer = False
+        return view
+
+
+class PostgresGenerations(PostgresTrackingRecorder, GenerationalView):
+    """Binds a view to PostgreSQL: its tables live in the store's schema."""
+
+    mark = "%s"
+    blob = "BYTEA"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(
+            Composed([SQL(statement)]) for statement in (self.pointer_ddl(), *self.table_ddl(1))
+        )
+
+    def qualify(self, name: str) -> str:
+        return f'"{self.datastore.schema}".{name}'
+
+    def sibling(self, generation: int) -> Self:
+        view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
+        view.generation = generation
+        view.follows_pointer = False
+        return view

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL, Composed
 
+from application.read_models.generations import PostgresGenerations, SQLiteGenerations
 from application.read_models.migration_list import (
     ListPage,
     ListQuery,
@@ -141,45 +139,12 @@ class SqlMigrationListView(MigrationListView):
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-class SQLiteMigrationListView(SQLiteTrackingRecorder, SqlMigrationListView):
-    mark = "?"
-    blob = "BLOB"
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            self.pointer_ddl(),
-            *self.table_ddl(1),
-        ]
-
-    def qualify(self, name: str) -> str:
-        return name
-
-    def sibling(self, generation: int) -> Self:
-        view = type(self)(datastore=self.datastore)
-        view.generation = generation
-        view.follows_pointer = False
-        return view
+class SQLiteMigrationListView(SQLiteGenerations, SqlMigrationListView):
+    pass
 
 
-class PostgresMigrationListView(PostgresTrackingRecorder, SqlMigrationListView):
-    mark = "%s"
-    blob = "BYTEA"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(
-            Composed([SQL(statement)]) for statement in (self.pointer_ddl(), *self.table_ddl(1))
-        )
-
-    def qualify(self, name: str) -> str:
-        return f'"{self.datastore.schema}".{name}'
-
-    def sibling(self, generation: int) -> Self:
-        view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
-        view.generation = generation
-        view.follows_pointer = False
-        return view
+class PostgresMigrationListView(PostgresGenerations, SqlMigrationListView):
+    pass
 
 
 def construct_list_view(env: dict[str, str]) -> SqlMigrationListView:

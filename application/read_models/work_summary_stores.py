@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL, Composed
 
+from application.read_models.generations import PostgresGenerations, SQLiteGenerations
 from application.read_models.work_summary import WorkSummaryView
 
 TABLE = "work_summary"
@@ -75,45 +74,12 @@ class SqlWorkSummaryView(WorkSummaryView):
             return [row["key"] for row in c.fetchall()]
 
 
-class SQLiteWorkSummaryView(SQLiteTrackingRecorder, SqlWorkSummaryView):
-    mark = "?"
-    blob = "BLOB"
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            self.pointer_ddl(),
-            *self.table_ddl(1),
-        ]
-
-    def qualify(self, name: str) -> str:
-        return name
-
-    def sibling(self, generation: int) -> Self:
-        view = type(self)(datastore=self.datastore)
-        view.generation = generation
-        view.follows_pointer = False
-        return view
+class SQLiteWorkSummaryView(SQLiteGenerations, SqlWorkSummaryView):
+    pass
 
 
-class PostgresWorkSummaryView(PostgresTrackingRecorder, SqlWorkSummaryView):
-    mark = "%s"
-    blob = "BYTEA"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(
-            Composed([SQL(statement)]) for statement in (self.pointer_ddl(), *self.table_ddl(1))
-        )
-
-    def qualify(self, name: str) -> str:
-        return f'"{self.datastore.schema}".{name}'
-
-    def sibling(self, generation: int) -> Self:
-        view = type(self)(datastore=self.datastore, tracking_table_name=self.tracking_table_name)
-        view.generation = generation
-        view.follows_pointer = False
-        return view
+class PostgresWorkSummaryView(PostgresGenerations, SqlWorkSummaryView):
+    pass
 
 
 def construct_work_summary_view(datastore_of: Any) -> SqlWorkSummaryView:
