@@ -47,7 +47,7 @@ def test_status_shows_each_read_model_against_the_log(runtime: Runtime) -> None:
 def test_a_rebuild_switches_readers_to_a_new_generation_with_the_same_rows(
     runtime: Runtime,
 ) -> None:
-    caller, work_id, ids = _deploy(runtime, 4)
+    _, work_id, ids = _deploy(runtime, 4)
     admin = make_person(runtime, "admin").caller
     before = runtime.engine.migrations.page(admin, ListQuery(limit=100))
     summary_before = runtime.engine.work_summary.summary(work_id)
@@ -87,12 +87,13 @@ def test_readers_keep_answering_while_a_rebuild_runs(runtime: Runtime) -> None:
 
 
 def test_verify_finds_a_row_that_drifted_from_the_log(runtime: Runtime) -> None:
-    caller, _, ids = _deploy(runtime, 3)
+    _, _, ids = _deploy(runtime, 3)
     view = runtime.engine.list_projection.view
     victim = ids[0]
     with view.cursor(commit=True) as c:
         c.execute(
-            f"UPDATE {view.table('migration_list')} SET detail = {view.mark} WHERE id = {view.mark}",
+            f"UPDATE {view.table('migration_list')} SET detail = {view.mark} "
+            f"WHERE id = {view.mark}",
             ('{"id": "forged"}', victim),
         )
 
