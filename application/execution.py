@@ -182,8 +182,12 @@ class MigrationRunner:
 
     def dispatch(self, migration: Migration, at: datetime | None = None) -> None:
         """Hand the migration to the executor again (now, or at `at`)."""
-        if self.dispatcher is not None:
+        if self.dispatcher is None:
+            return
+        try:
             self.dispatcher.dispatch(migration.public_id, migration.task_id, at)
+        except Exception:  # the broker is down: the sweeper sends it again once it is stale
+            logger.exception("could not dispatch %s; it will be sent again", migration.public_id)
 
     @contextmanager
     def _leased(self, migration: Migration) -> Iterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ from application.works import AUTHOR_ONLY, Works
 from domain.errors import InvalidFeatureError, InvalidIdError
 from domain.ids import MIGRATION, parse_id
 from domain.migration import Migration, check_features, requested_outputs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,7 @@ class Migrations:
         except IntegrityError:
             return self._replay_idempotent(migration.id, request)
         self.projection.poke()
-        if self.dispatcher is not None:
-            self.dispatcher.dispatch(migration.public_id, migration.task_id)
+        self._dispatch(migration)
         self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
         return Created(detail=detail_of(migration), created=True)
 
@@ -211,9 +213,16 @@ class Migrations:
     def retry(self, caller: Caller, migration_id: str) -> MigrationDetail:
         """Run a failed migration again, keeping the outputs it already produced."""
         migration = self._change(caller, migration_id, lambda m: m.request_retry(by=caller.user_id))
-        if self.dispatcher is not None:
-            self.dispatcher.dispatch(migration.public_id, migration.task_id)
+        self._dispatch(migration)
         return detail_of(migration)
+
+    def _dispatch(self, migration: Migration) -> None:
+        if self.dispatcher is None:
+            return
+        try:
+            self.dispatcher.dispatch(migration.public_id, migration.task_id)
+        except Exception:  # the broker is down: the migration is recorded, the sweeper resends it
+            logger.exception("could not dispatch %s; it will be sent again", migration.public_id)
 
     def _change(
         self, caller: Caller, migration_id: str, command: Callable[[Migration], None]

@@ -151,3 +151,26 @@ def test_a_started_migration_that_never_got_a_lease_is_swept(runtime: Runtime) -
     sweeper.sweep()
 
     assert runtime.engine.log.repository.get(migration.id).status == "RETRY"
+
+
+class BrokerDown:
+    def dispatch(self, migration_id: str, task_id: str, at: datetime | None = None) -> None:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_a_create_with_the_broker_down_is_recorded_and_sent_again_later(runtime: Runtime) -> None:
+    runtime.engine.use_dispatcher(BrokerDown())
+    author = make_person(runtime, "author")
+    work_id = import_sample(runtime, author)
+
+    created = runtime.engine.migrations.create(
+        author.caller, CreateMigration(work_id, {"web": True})
+    )
+
+    assert created.created and created.detail["complete"] is False
+    dispatched = Recorder()
+    runtime.engine.use_dispatcher(dispatched)
+    sweeper = _sweeper(runtime)
+    sweeper.clock = lambda: datetime.now(UTC) + timedelta(seconds=600)
+    assert sweeper.sweep().redispatched == 1
+    assert [sent[0] for sent in dispatched.sent] == [created.detail["id"]]
