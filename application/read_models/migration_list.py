@@ -93,6 +93,10 @@ class MigrationListView(GenerationalView):
         `updated_before`, a timestamp in the views' format, if given), oldest first."""
 
     @abstractmethod
+    def count_by_status(self) -> dict[str, int]:
+        """How many migrations are in each status."""
+
+    @abstractmethod
     def sample_ids(self, count: int) -> list[str]:
         """Up to `count` migration ids, at random."""
 

@@ -105,6 +105,12 @@ class SqlMigrationListView(MigrationListView):
             c.execute(sql + " ORDER BY created", params)
             return [row["id"] for row in c.fetchall()]
 
+    def count_by_status(self) -> dict[str, int]:
+        self.refresh()
+        with self.cursor(commit=False) as c:
+            c.execute(f"SELECT status, COUNT(*) AS n FROM {self.table(TABLE)} GROUP BY status")
+            return {row["status"]: int(row["n"]) for row in c.fetchall()}
+
     def sample_ids(self, count: int) -> list[str]:
         with self.cursor(commit=False) as c:
             c.execute(

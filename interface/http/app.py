@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from application.settings import Settings
 from interface.http.errors import install_error_handlers
 from interface.http.limits import BodyLimit
-from interface.http.routes import auth, health, history, migrations, works
+from interface.http.routes import auth, health, history, metrics, migrations, works
 from interface.runtime import Runtime, build_runtime
 
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    routers = [module.router for module in (migrations, history, works, auth, health)]
+    routers = [module.router for module in (migrations, history, works, auth, health, metrics)]
     for router in routers:
         app.include_router(router)
     # For 405 answers: the methods every route serves, by path (see errors._allowed_methods).

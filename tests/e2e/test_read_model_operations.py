@@ -91,6 +91,10 @@ def test_a_projector_process_keeps_the_api_current_over_listen_notify(tmp_path: 
         try:
             author = make_person(api_side, "author")
             work_id = import_sample(api_side, author)
+            deadline = time.monotonic() + 30
+            while "following the log" not in (tmp_path / "projector.log").read_text():
+                assert time.monotonic() < deadline, "the projector did not start"
+                time.sleep(0.05)
             started = time.monotonic()
             created = api_side.engine.migrations.create(
                 author.caller, CreateMigration(work_id, {"web": True})
@@ -106,4 +110,22 @@ def test_a_projector_process_keeps_the_api_current_over_listen_notify(tmp_path: 
             projector.wait(timeout=20)
             log.close()
             api_side.close()
-        assert "following the log" in (tmp_path / "projector.log").read_text()
+
+
+def test_metrics_expose_the_log_the_read_models_and_the_statuses(
+    live_runtime: Runtime, client: TestClient, api: Api, author: Person, work_id: str
+) -> None:
+    migration = api.created(author, work_id, features={"web": True})
+    api.wait_for_success(author, migration["id"])
+    live_runtime.engine.read_models.catch_up()
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    head = live_runtime.engine.log.recorder.max_notification_id()
+    assert f"migration_engine_log_head {head}" in text
+    assert 'migration_engine_read_model_lag{read_model="migration_list"} 0' in text
+    assert 'migration_engine_migrations{status="SUCCESS"} 1' in text
+    assert 'migration_engine_migrations{status="FAILURE"} 0' in text
