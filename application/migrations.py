@@ -125,7 +125,7 @@ class Migrations:
             return self._replay_idempotent(migration.id, request)
         self.projection.poke()
         self._dispatch(migration)
-        self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
+        self._read_your_write(recordings[-1].notification.id)
         return Created(detail=detail_of(migration), created=True)
 
     def _replay_idempotent(self, migration_id: UUID, request: CreateMigration) -> Created:
@@ -216,6 +216,14 @@ class Migrations:
         self._dispatch(migration)
         return detail_of(migration)
 
+    def _read_your_write(self, position: int) -> None:
+        # The write is durable: a lagging or failing list must not turn it into an error.
+        try:
+            if not self.projection.wait_for(position, self.read_your_writes_timeout):
+                logger.warning("the list did not reach position %d in time", position)
+        except Exception:
+            logger.exception("the list could not fold position %d", position)
+
     def _dispatch(self, migration: Migration) -> None:
         if self.dispatcher is None:
             return
@@ -236,7 +244,7 @@ class Migrations:
             except IntegrityError:
                 continue
             self.projection.poke()
-            self.projection.wait_for(recordings[-1].notification.id, self.read_your_writes_timeout)
+            self._read_your_write(recordings[-1].notification.id)
             return migration
         raise ConflictError(f"{migration_id} keeps changing; try again")
 

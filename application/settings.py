@@ -147,7 +147,8 @@ class Settings(BaseSettings):
                 self.postgres_max_overflow // 2 if view else self.postgres_max_overflow
             ),
             "POSTGRES_CONNECT_TIMEOUT": "10",
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            # Not POSTGRES_ENABLE_DB_FUNCTIONS: its insert function skips the table lock, so
+            # concurrent writers can commit positions out of order and a projection skip events.
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

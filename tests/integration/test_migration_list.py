@@ -101,3 +101,18 @@ def test_the_poller_picks_up_what_another_process_wrote(sqlite_settings: Setting
     finally:
         other.close()
         serving.close()
+
+
+def test_a_row_missing_its_earlier_events_is_healed_from_the_log(runtime: Runtime) -> None:
+    ids = _seed(runtime, 2)
+    victim = ids[1]  # still PENDING: its next events come after the row is lost
+    view = runtime.engine.list_projection.view
+    with view.cursor(commit=True) as c:
+        c.execute(f"DELETE FROM {view.table('migration_list')} WHERE id = {view.mark}", (victim,))
+
+    runtime.engine.runner.run(victim)
+    runtime.engine.list_projection.catch_up()
+
+    aggregate = runtime.engine.log.repository.get(UUID(hex=victim[2:]))
+    stored = json.loads(view.details([victim])[victim])
+    assert stored == detail_of(aggregate) and stored["complete"] is True

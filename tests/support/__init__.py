@@ -1,0 +1,1 @@
+"""Helpers shared by tests, importable from worker subprocesses (cwd and PYTHONPATH = repo root)."""
