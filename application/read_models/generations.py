@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 POINTER = "read_model_generations"
+T = TypeVar("T")
 REFRESH_SECONDS = 0.5
 """How long a reader trusts the generation it last read (a switch shows within this)."""
+DROP_AFTER_SECONDS = 3 * REFRESH_SECONDS
+"""How long the old generation outlives a switch, for readers that have not seen it yet."""
 
 
 class GenerationalView(ABC):
@@ -121,6 +124,16 @@ class GenerationalView(ABC):
 
     def close(self) -> None:
         self.datastore.close()
+
+    def reading(self, query: Callable[[], T]) -> T:
+        """Run a read; if its generation was dropped under it, follow the pointer and retry."""
+        try:
+            return query()
+        except (OperationalError, ProgrammingError):
+            before = self.generation
+            if self.refresh(force=True) == before:
+                raise
+            return query()
 
     @staticmethod
     def marks(mark: str, count: int) -> str:

@@ -81,8 +81,11 @@ class MigrationListView(GenerationalView):
         """The stored (version, state) of each of these migrations that has a row."""
 
     @abstractmethod
-    def save_rows(self, rows: Sequence[ListRow], tracking: Tracking) -> None:
-        """Upsert the rows and record the tracking position, in one transaction."""
+    def save_rows(
+        self, rows: Sequence[ListRow], counts: dict[tuple[str, str], int], tracking: Tracking
+    ) -> None:
+        """Upsert the rows, add `counts` ((owner, status) -> change) to the per-owner status
+        counts, and record the tracking position, in one transaction."""
 
     @abstractmethod
     def page(self, query: ListQuery) -> ListPage:
@@ -121,34 +124,47 @@ class MigrationListProjection(TrackedProjection[MigrationListView]):
         ids = sorted({e.originator_id.hex for e in events})
         stored = self.view.load_states([f"m-{hex_id}" for hex_id in ids])
         folded: dict[UUID, Migration] = {}
+        counts: dict[tuple[str, str], int] = {}
         for domain_event in events:
             migration = folded.get(domain_event.originator_id)
             if migration is None and not isinstance(domain_event, Migration.Created):
-                migration = self._thaw(domain_event, stored)
+                migration, counted = self._thaw(domain_event, stored)
+                if counted is not None:
+                    key = (migration.work["owner_id"], counted)
+                    counts[key] = counts.get(key, 0) - 1
             folded[domain_event.originator_id] = cast(Migration, domain_event.mutate(migration))
+        for migration in folded.values():
+            key = (migration.work["owner_id"], migration.status)
+            counts[key] = counts.get(key, 0) + 1
         rows = [self._row_of(migration) for migration in folded.values()]
-        self.view.save_rows(rows, Tracking(self.view.tracking_name, notifications[-1].id))
+        tracking = Tracking(self.view.tracking_name, notifications[-1].id)
+        self.view.save_rows(rows, {k: n for k, n in counts.items() if n}, tracking)
 
-    def _thaw(self, event: Any, stored: dict[str, tuple[int, bytes]]) -> Migration:
-        """The migration as the row has it, just before `event` (from the log if the row lags)."""
+    def _thaw(
+        self, event: Any, stored: dict[str, tuple[int, bytes]]
+    ) -> tuple[Migration, str | None]:
+        """The migration just before `event`, and the status the counts hold for it (its row's).
+
+        From its row; from the log if the row lags (never expected: positions commit in order)."""
         migration_id: UUID = event.originator_id
-        version, state = stored.get(f"m-{migration_id.hex}", (0, b""))
-        if version != event.originator_version - 1:
-            # Never expected (positions commit in order); if it happens, heal from the log.
-            logger.warning("list row of m-%s lags the log; re-folding it", migration_id.hex)
-            return cast(
-                Migration,
-                self.log.repository.get(migration_id, version=event.originator_version - 1),
+        row = stored.get(f"m-{migration_id.hex}")
+        from_row: Migration | None = None
+        if row is not None:
+            snapshot: Any = self.log.mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=migration_id,
+                    originator_version=row[0],
+                    topic=SNAPSHOT_TOPIC,
+                    state=row[1],
+                )
             )
-        snapshot: Any = self.log.mapper.to_domain_event(
-            StoredEvent(
-                originator_id=migration_id,
-                originator_version=version,
-                topic=SNAPSHOT_TOPIC,
-                state=state,
-            )
-        )
-        return cast(Migration, snapshot.mutate(None))
+            from_row = cast(Migration, snapshot.mutate(None))
+        counted = None if from_row is None else from_row.status
+        if from_row is not None and from_row.version == event.originator_version - 1:
+            return from_row, counted
+        logger.warning("list row of m-%s lags the log; re-folding it", migration_id.hex)
+        healed: Any = self.log.repository.get(migration_id, version=event.originator_version - 1)
+        return cast(Migration, healed), counted
 
     def _row_of(self, migration: Migration) -> ListRow:
         state = self.log.mapper.to_stored_event(Snapshot.take(migration)).state

@@ -16,6 +16,7 @@ from application.read_models.migration_list import (
 )
 
 TABLE = "migration_list"
+COUNTS = "migration_list_counts"
 COLUMNS = ("id", "work_id", "owner_id", "status", "type", "created", "updated", "version")
 ALL_COLUMNS = (*COLUMNS, "detail", "state")
 
@@ -37,7 +38,7 @@ def _row_params(row: ListRow) -> tuple[Any, ...]:
 
 class SqlMigrationListView(MigrationListView):
     model = "migration_list"
-    base_tables = (TABLE,)
+    base_tables = (TABLE, COUNTS)
 
     def table_ddl(self, generation: int) -> list[str]:
         table = self.table(TABLE, generation)
@@ -53,6 +54,10 @@ class SqlMigrationListView(MigrationListView):
             "(owner_id, created DESC, id DESC)",
             f"CREATE INDEX IF NOT EXISTS {index}_work ON {table} (work_id, created DESC, id DESC)",
             f"CREATE INDEX IF NOT EXISTS {index}_status ON {table} (status, created DESC, id DESC)",
+            # Counts by owner and status, so a page's count does not grow with the store.
+            f"CREATE TABLE IF NOT EXISTS {self.table(COUNTS, generation)} ("
+            "owner_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, "
+            "PRIMARY KEY (owner_id, status))",
         ]
 
     def load_states(self, ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -66,24 +71,41 @@ class SqlMigrationListView(MigrationListView):
             )
             return {row["id"]: (row["version"], bytes(row["state"])) for row in c.fetchall()}
 
-    def save_rows(self, rows: Sequence[ListRow], tracking: Tracking) -> None:
+    def save_rows(
+        self, rows: Sequence[ListRow], counts: dict[tuple[str, str], int], tracking: Tracking
+    ) -> None:
         updates = ", ".join(f"{name} = excluded.{name}" for name in ALL_COLUMNS if name != "id")
         upsert = (
             f"INSERT INTO {self.table(TABLE)} ({', '.join(ALL_COLUMNS)}) "
             f"VALUES ({self.marks(self.mark, len(ALL_COLUMNS))}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}"
         )
+        add = (
+            f"INSERT INTO {self.table(COUNTS)} (owner_id, status, n) "
+            f"VALUES ({self.marks(self.mark, 3)}) "
+            f"ON CONFLICT (owner_id, status) DO UPDATE SET n = {self.table(COUNTS)}.n + excluded.n"
+        )
         with self.cursor(commit=True) as c:
             if rows:
                 c.executemany(upsert, [_row_params(row) for row in rows])
+            if counts:
+                c.executemany(add, [(owner, status, n) for (owner, status), n in counts.items()])
             self._insert_tracking(c, tracking)
 
     def page(self, query: ListQuery) -> ListPage:
         self.refresh()
+        return self.reading(lambda: self._page(query))
+
+    def _page(self, query: ListQuery) -> ListPage:
         where, params = self._where(query)
         table = self.table(TABLE)
         with self.cursor(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {table}{where}", params)
+            if query.work_id or query.type or query.created_after or query.created_before:
+                c.execute(f"SELECT COUNT(*) AS n FROM {table}{where}", params)
+            else:  # only owner and status: the maintained counts answer at once
+                c.execute(
+                    f"SELECT COALESCE(SUM(n), 0) AS n FROM {self.table(COUNTS)}{where}", params
+                )
             count = int(c.fetchone()["n"])
             c.execute(
                 f"SELECT detail FROM {table}{where} ORDER BY created DESC, id DESC "
@@ -96,6 +118,11 @@ class SqlMigrationListView(MigrationListView):
         self, statuses: Sequence[str], updated_before: str | None = None
     ) -> list[str]:
         self.refresh()
+        return self.reading(lambda: self._ids_with_status(statuses, updated_before))
+
+    def _ids_with_status(
+        self, statuses: Sequence[str], updated_before: str | None = None
+    ) -> list[str]:
         params: list[Any] = list(statuses)
         sql = f"SELECT id FROM {self.table(TABLE)} WHERE status IN {self.in_list(statuses)}"
         if updated_before is not None:
@@ -108,8 +135,19 @@ class SqlMigrationListView(MigrationListView):
     def count_by_status(self) -> dict[str, int]:
         self.refresh()
         with self.cursor(commit=False) as c:
-            c.execute(f"SELECT status, COUNT(*) AS n FROM {self.table(TABLE)} GROUP BY status")
+            c.execute(f"SELECT status, SUM(n) AS n FROM {self.table(COUNTS)} GROUP BY status")
             return {row["status"]: int(row["n"]) for row in c.fetchall()}
+
+    def ensure_counts(self) -> None:
+        """Fill the counts of a list made before they existed (else they stay as they are)."""
+        counts, table = self.table(COUNTS), self.table(TABLE)
+        with self.cursor(commit=True) as c:
+            c.execute(f"SELECT COUNT(*) AS n FROM {counts}")
+            if int(c.fetchone()["n"]) == 0:
+                c.execute(
+                    f"INSERT INTO {counts} (owner_id, status, n) "
+                    f"SELECT owner_id, status, COUNT(*) FROM {table} GROUP BY owner_id, status"
+                )
 
     def sample_ids(self, count: int) -> list[str]:
         with self.cursor(commit=False) as c:
@@ -164,4 +202,5 @@ def construct_list_view(env: dict[str, str]) -> SqlMigrationListView:
     view = factory.tracking_recorder(view_class)
     assert isinstance(view, SqlMigrationListView)
     view.refresh(force=True)
+    view.ensure_counts()
     return view

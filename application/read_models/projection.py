@@ -15,7 +15,7 @@ from typing import Any, Generic, Self, TypeVar
 from eventsourcing.persistence import IntegrityError, Notification
 
 from application.event_log import EventLog
-from application.read_models.generations import GenerationalView
+from application.read_models.generations import DROP_AFTER_SECONDS, GenerationalView
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class TrackedProjection(ABC, Generic[View]):
         with self._lock:
             events += target.catch_up(progress)
             self.view.switch(new)
+        time.sleep(DROP_AFTER_SECONDS)  # readers elsewhere move over within REFRESH_SECONDS
         self.view.drop_generation(old)
         return Rebuilt(self.name, new, events, seconds)
 

@@ -120,7 +120,8 @@ class WorkSummaryProjection(TrackedProjection[WorkSummaryView]):
 
     def summary(self, work_id: str) -> WorkSummary | None:
         self.view.refresh()
-        doc = self.view.load([f"w:{work_id}"]).get(f"w:{work_id}")
+        key = f"w:{work_id}"
+        doc = self.view.reading(lambda: self.view.load([key])).get(key)
         return None if doc is None else WorkSummary(**doc)  # type: ignore[typeddict-item]
 
     def drift(self, sample: int | None) -> list[Drift]:

@@ -110,7 +110,8 @@ def edit_list_row(store: Store, migration_id: str) -> None:
             name
             for (name,) in connection.execute(
                 "SELECT name FROM sqlite_master "
-                "WHERE type = 'table' AND name LIKE 'migration_list%'"
+                "WHERE type = 'table' AND name LIKE 'migration_list%' "
+                "AND name NOT LIKE '%counts%'"
             )
         ]
         assert tables, "no migration_list table in the views file"

@@ -54,7 +54,7 @@ def test_a_position_is_applied_once(runtime: Runtime) -> None:
     position = runtime.engine.list_projection.position
 
     with pytest.raises(IntegrityError):
-        view.save_rows([], Tracking(view.tracking_name, position))
+        view.save_rows([], {}, Tracking(view.tracking_name, position))
     assert runtime.engine.list_projection.catch_up() == 0
 
 
