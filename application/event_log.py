@@ -15,10 +15,12 @@ class EventLog(Application[UUID]):
 
     name = APP_NAME
 
-    def get_or_none(self, aggregate_id: UUID, cls: type[Any]) -> Any:
-        """The aggregate of class `cls` with this id, or None (unknown, or of another class)."""
+    def get_or_none(self, aggregate_id: UUID, cls: type[Any], *, to_read: bool = False) -> Any:
+        """The aggregate of class `cls` with this id, or None (unknown, or of another class).
+
+        `to_read`: the caller will not change it, so the cached copy itself may be returned."""
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not to_read)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None

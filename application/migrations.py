@@ -165,13 +165,17 @@ class Migrations:
         migration_id: str,
         version: int | None = None,
         as_of: datetime | None = None,
+        *,
+        to_change: bool = False,
     ) -> Migration:
-        """The migration (as it was, if asked), if the caller may see it; else not found."""
+        """The migration (as it was, if asked), if the caller may see it; else not found.
+
+        Unless `to_change`, the caller must not change it (it may be the cached copy)."""
         try:
             uuid = parse_id(MIGRATION, migration_id)
         except InvalidIdError as error:
             raise NotFoundError(str(error)) from None
-        migration: Migration | None = self.log.get_or_none(uuid, Migration)
+        migration: Migration | None = self.log.get_or_none(uuid, Migration, to_read=not to_change)
         if migration is None or not (
             caller.is_admin or migration.work["owner_id"] == caller.user_id
         ):
@@ -237,7 +241,7 @@ class Migrations:
     ) -> Migration:
         # A worker may append between our load and save: load again and re-check the guard.
         for _ in range(10):
-            migration = self.visible(caller, migration_id)
+            migration = self.visible(caller, migration_id, to_change=True)
             command(migration)
             try:
                 recordings = self.log.save(migration)

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1_048_576, description="Largest work upload.")
     read_your_writes_timeout: float = Field(default=5.0, ge=0)
     projection_poll_interval: float = Field(default=0.2, gt=0)
+    aggregate_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="Aggregates kept in memory per process (fast-forwarded from the log on use).",
+    )
     postgres_pool_size: int = Field(
         default=4, ge=1, description="PostgreSQL connections each process opens at start."
     )
@@ -102,7 +107,12 @@ class Settings(BaseSettings):
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing environment for the event log."""
-        return self._env(view=False)
+        env = self._env(view=False)
+        if self.aggregate_cache_size:
+            # Fast-forwarding reads the events after the cached version: never stale.
+            env["AGGREGATE_CACHE_MAXSIZE"] = str(self.aggregate_cache_size)
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "y"
+        return env
 
     def read_model_env(self) -> dict[str, str]:
         """The eventsourcing environment for the read models (their own file on SQLite)."""

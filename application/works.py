@@ -59,7 +59,7 @@ class Works:
             if field:
                 raise InvalidInputError(f"{field}: {error}", field=field) from None
             raise NotFoundError(str(error)) from None
-        work: Work | None = self.log.get_or_none(uuid, Work)
+        work: Work | None = self.log.get_or_none(uuid, Work, to_read=True)
         if work is None or not (caller.is_admin or work.owner_id == caller.user_id):
             message = f"no work '{work_id}' that you may deploy"
             if field:
@@ -68,7 +68,7 @@ class Works:
         return work
 
     def source_of(self, work_id: str) -> WorkSource:
-        work: Work | None = self.log.get_or_none(parse_id(WORK, work_id), Work)
+        work: Work | None = self.log.get_or_none(parse_id(WORK, work_id), Work, to_read=True)
         if work is None:
             raise NotFoundError(f"no work '{work_id}'")
         return WorkSource(

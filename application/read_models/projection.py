@@ -57,6 +57,8 @@ class TrackedProjection(ABC, Generic[View]):
         self._thread: threading.Thread | None = None
         self.inline = True
         """False when a separate projector process keeps this view: then only wait, never fold."""
+        self._folded = 0
+        """The last position this process knows folded (the store may be further on)."""
 
     @abstractmethod
     def fold(self, notifications: Sequence[Notification], events: Sequence[Any]) -> None:
@@ -72,7 +74,9 @@ class TrackedProjection(ABC, Generic[View]):
 
     @property
     def position(self) -> int:
-        return self.view.position
+        position = self.view.position
+        self._folded = max(self._folded, position)
+        return position
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event not yet applied; returns how many were applied."""
@@ -96,20 +100,27 @@ class TrackedProjection(ABC, Generic[View]):
         return applied
 
     def wait_for(self, position: int, timeout: float) -> bool:
-        """Block until the view includes the event at `position` (read-your-writes), bounded."""
+        """Block until the view includes the event at `position` (read-your-writes), bounded.
+
+        With the polling thread running, requests only wake it and wait: one fold serves every
+        request waiting, instead of each taking the fold lock in turn."""
         deadline = time.monotonic() + timeout
-        while self.position < position:
-            if self.inline:
+        polled = self._thread is not None and self._thread.is_alive()
+        while self._folded < position and self.position < position:
+            if not self.inline or polled:
+                self.poke()
+            else:
                 # IntegrityError: another process applied the same events first; re-read.
                 with contextlib.suppress(IntegrityError):
                     self.catch_up()
-            if self.position >= position:
-                break
+                if self._folded >= position:
+                    break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with self._caught_up:
-                self._caught_up.wait(min(remaining, 0.05))
+                if self._folded < position:
+                    self._caught_up.wait(min(remaining, 0.05))
         return True
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> Rebuilt:

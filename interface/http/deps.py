@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from application.engine import Engine
 from application.errors import NotAuthenticatedError
@@ -14,13 +15,18 @@ from interface.runtime import Runtime
 SESSION_COOKIE = "sessionid"
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` so that they run on the event loop: a sync one costs each
+# request a hop through the thread pool.
+
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_engine(request: Request) -> Engine:
-    return get_runtime(request).engine
+async def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.runtime.engine
+    return engine
 
 
 def bearer_token(request: Request) -> str | None:
@@ -34,11 +40,14 @@ def bearer_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def get_caller(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Caller:
+async def get_caller(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Caller:
     token = bearer_token(request)
     if not token:
         raise NotAuthenticatedError("Authentication credentials were not provided.")
-    return engine.users.authenticate(token)
+    cached = engine.users.cached(token)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(engine.users.authenticate, token)  # reads the store
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
