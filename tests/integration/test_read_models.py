@@ -132,3 +132,22 @@ def test_the_work_summary_counts_by_status_and_keeps_the_last_success(runtime: R
     per_migration = sum(v["bytes"] for v in produced.values() if v is not None)
     assert summary["output_bytes"] == 2 * per_migration
     assert runtime.engine.read_models.verify("work_summary") == {"work_summary": []}
+
+
+def test_a_work_summary_missing_a_migration_record_heals_from_the_log(runtime: Runtime) -> None:
+    _, work_id, ids = _deploy(runtime, 2)
+    pending = ids[-1]
+    view = runtime.engine.work_summary.view
+    with view.cursor(commit=True) as c:
+        c.execute(
+            f"DELETE FROM {view.table('work_summary')} WHERE key = {view.mark}",
+            (f"m:{pending[2:]}",),
+        )
+
+    runtime.engine.runner.run(pending)
+    runtime.engine.read_models.catch_up()
+
+    summary = runtime.engine.work_summary.summary(work_id)
+    assert summary is not None and summary["last_success"] is not None
+    assert summary["last_success"]["id"] == pending
+    assert runtime.engine.work_summary.position == runtime.engine.list_projection.position
