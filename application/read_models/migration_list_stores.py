@@ -49,11 +49,18 @@ class SqlMigrationListView(MigrationListView):
             "status TEXT NOT NULL, type TEXT NOT NULL, created TEXT NOT NULL, "
             "updated TEXT NOT NULL, version INTEGER NOT NULL, detail TEXT NOT NULL, "
             f"state {self.blob} NOT NULL)",
+            # One index per filter the list offers, each ending in the page's order, so that a
+            # page (and a count of a filtered list) reads only the rows it returns or counts.
             f"CREATE INDEX IF NOT EXISTS {index}_created ON {table} (created DESC, id DESC)",
             f"CREATE INDEX IF NOT EXISTS {index}_owner ON {table} "
             "(owner_id, created DESC, id DESC)",
+            f"CREATE INDEX IF NOT EXISTS {index}_owner_status ON {table} "
+            "(owner_id, status, created DESC, id DESC)",
+            f"CREATE INDEX IF NOT EXISTS {index}_owner_work ON {table} "
+            "(owner_id, work_id, created DESC, id DESC)",
             f"CREATE INDEX IF NOT EXISTS {index}_work ON {table} (work_id, created DESC, id DESC)",
             f"CREATE INDEX IF NOT EXISTS {index}_status ON {table} (status, created DESC, id DESC)",
+            f"CREATE INDEX IF NOT EXISTS {index}_status_updated ON {table} (status, updated)",
             # Counts by owner and status, so a page's count does not grow with the store.
             f"CREATE TABLE IF NOT EXISTS {self.table(COUNTS, generation)} ("
             "owner_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, "
