@@ -30,9 +30,39 @@ def main(argv: list[str] | None = None) -> int:
         if subprocess.run(command, check=False).returncode != 0:
             failed.append(name)
     summary(args.only or BENCHMARKS)
+    (RESULTS / "summary.md").write_text(markdown(args.only or BENCHMARKS))
     if failed:
         Console(stderr=True).print(f"[red]failed:[/] {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def markdown(names: tuple[str, ...] | list[str]) -> str:
+    """The combined table as Markdown, for BENCHMARKS.md."""
+    lines = [
+        "| benchmark | figure | ours | reference | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    machine = {}
+    for name in names:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            continue
+        result = json.loads(path.read_text())
+        machine = result["machine"]
+        for row in result["rows"]:
+            target = "" if row["target"] is None else f">= {row['target']:.2f}x"
+            met = "" if row["met"] is None else ("yes" if row["met"] else "**no**")
+            lines.append(
+                f"| {name} | {row['figure']} | {row['ours']:,.3f} {row['unit']} | "
+                f"{row['reference']:,.3f} {row['unit']} | {row['ratio']:.2f}x | {target} | {met} |"
+            )
+    if machine:
+        lines.append("")
+        lines.append(
+            f"Machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
+            f"{machine['platform']}, Python {machine['python']}, commit {machine['git']}."
+        )
+    return "\n".join(lines) + "\n"
 
 
 def summary(names: tuple[str, ...] | list[str]) -> None:
