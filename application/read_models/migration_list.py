@@ -82,10 +82,13 @@ class MigrationListView(GenerationalView):
 
     @abstractmethod
     def save_rows(
-        self, rows: Sequence[ListRow], counts: dict[tuple[str, str], int], tracking: Tracking
+        self,
+        rows: Sequence[ListRow],
+        counts: dict[tuple[str, str, str], int],
+        tracking: Tracking,
     ) -> None:
-        """Upsert the rows, add `counts` ((owner, status) -> change) to the per-owner status
-        counts, and record the tracking position, in one transaction."""
+        """Upsert the rows, add `counts` ((owner, work, status) -> change) to the counts, and
+        record the tracking position, in one transaction."""
 
     @abstractmethod
     def page(self, query: ListQuery) -> ListPage:
@@ -124,17 +127,17 @@ class MigrationListProjection(TrackedProjection[MigrationListView]):
         ids = sorted({e.originator_id.hex for e in events})
         stored = self.view.load_states([f"m-{hex_id}" for hex_id in ids])
         folded: dict[UUID, Migration] = {}
-        counts: dict[tuple[str, str], int] = {}
+        counts: dict[tuple[str, str, str], int] = {}
         for domain_event in events:
             migration = folded.get(domain_event.originator_id)
             if migration is None and not isinstance(domain_event, Migration.Created):
                 migration, counted = self._thaw(domain_event, stored)
                 if counted is not None:
-                    key = (migration.work["owner_id"], counted)
+                    key = (migration.work["owner_id"], migration.work["id"], counted)
                     counts[key] = counts.get(key, 0) - 1
             folded[domain_event.originator_id] = cast(Migration, domain_event.mutate(migration))
         for migration in folded.values():
-            key = (migration.work["owner_id"], migration.status)
+            key = (migration.work["owner_id"], migration.work["id"], migration.status)
             counts[key] = counts.get(key, 0) + 1
         rows = [self._row_of(migration) for migration in folded.values()]
         tracking = Tracking(self.view.tracking_name, notifications[-1].id)

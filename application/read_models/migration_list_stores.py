@@ -16,7 +16,7 @@ from application.read_models.migration_list import (
 )
 
 TABLE = "migration_list"
-COUNTS = "migration_list_counts"
+COUNTS = "migration_list_tallies"
 COLUMNS = ("id", "work_id", "owner_id", "status", "type", "created", "updated", "version")
 ALL_COLUMNS = (*COLUMNS, "detail", "state")
 
@@ -63,8 +63,10 @@ class SqlMigrationListView(MigrationListView):
             f"CREATE INDEX IF NOT EXISTS {index}_status_updated ON {table} (status, updated)",
             # Counts by owner and status, so a page's count does not grow with the store.
             f"CREATE TABLE IF NOT EXISTS {self.table(COUNTS, generation)} ("
-            "owner_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, "
-            "PRIMARY KEY (owner_id, status))",
+            "owner_id TEXT NOT NULL, work_id TEXT NOT NULL, status TEXT NOT NULL, "
+            "n INTEGER NOT NULL, PRIMARY KEY (owner_id, work_id, status))",
+            f"CREATE INDEX IF NOT EXISTS {index}_tallies_work ON "
+            f"{self.table(COUNTS, generation)} (work_id, status)",
         ]
 
     def load_states(self, ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -79,7 +81,10 @@ class SqlMigrationListView(MigrationListView):
             return {row["id"]: (row["version"], bytes(row["state"])) for row in c.fetchall()}
 
     def save_rows(
-        self, rows: Sequence[ListRow], counts: dict[tuple[str, str], int], tracking: Tracking
+        self,
+        rows: Sequence[ListRow],
+        counts: dict[tuple[str, str, str], int],
+        tracking: Tracking,
     ) -> None:
         updates = ", ".join(f"{name} = excluded.{name}" for name in ALL_COLUMNS if name != "id")
         upsert = (
@@ -88,15 +93,15 @@ class SqlMigrationListView(MigrationListView):
             f"ON CONFLICT (id) DO UPDATE SET {updates}"
         )
         add = (
-            f"INSERT INTO {self.table(COUNTS)} (owner_id, status, n) "
-            f"VALUES ({self.marks(self.mark, 3)}) "
-            f"ON CONFLICT (owner_id, status) DO UPDATE SET n = {self.table(COUNTS)}.n + excluded.n"
+            f"INSERT INTO {self.table(COUNTS)} (owner_id, work_id, status, n) "
+            f"VALUES ({self.marks(self.mark, 4)}) ON CONFLICT (owner_id, work_id, status) "
+            f"DO UPDATE SET n = {self.table(COUNTS)}.n + excluded.n"
         )
         with self.cursor(commit=True) as c:
             if rows:
                 c.executemany(upsert, [_row_params(row) for row in rows])
             if counts:
-                c.executemany(add, [(owner, status, n) for (owner, status), n in counts.items()])
+                c.executemany(add, [(*key, n) for key, n in counts.items()])
             self._insert_tracking(c, tracking)
 
     def page(self, query: ListQuery) -> ListPage:
@@ -107,9 +112,9 @@ class SqlMigrationListView(MigrationListView):
         where, params = self._where(query)
         table = self.table(TABLE)
         with self.cursor(commit=False) as c:
-            if query.work_id or query.type or query.created_after or query.created_before:
+            if query.type or query.created_after or query.created_before:
                 c.execute(f"SELECT COUNT(*) AS n FROM {table}{where}", params)
-            else:  # only owner and status: the maintained counts answer at once
+            else:  # owner, work and status filters: the maintained counts answer at once
                 c.execute(
                     f"SELECT COALESCE(SUM(n), 0) AS n FROM {self.table(COUNTS)}{where}", params
                 )
@@ -152,8 +157,9 @@ class SqlMigrationListView(MigrationListView):
             c.execute(f"SELECT COUNT(*) AS n FROM {counts}")
             if int(c.fetchone()["n"]) == 0:
                 c.execute(
-                    f"INSERT INTO {counts} (owner_id, status, n) "
-                    f"SELECT owner_id, status, COUNT(*) FROM {table} GROUP BY owner_id, status"
+                    f"INSERT INTO {counts} (owner_id, work_id, status, n) "
+                    f"SELECT owner_id, work_id, status, COUNT(*) FROM {table} "
+                    "GROUP BY owner_id, work_id, status"
                 )
 
     def sample_ids(self, count: int) -> list[str]:

@@ -111,7 +111,7 @@ def edit_list_row(store: Store, migration_id: str) -> None:
             for (name,) in connection.execute(
                 "SELECT name FROM sqlite_master "
                 "WHERE type = 'table' AND name LIKE 'migration_list%' "
-                "AND name NOT LIKE '%counts%'"
+                "AND name NOT LIKE '%tallies%'"
             )
         ]
         assert tables, "no migration_list table in the views file"

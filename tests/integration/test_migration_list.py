@@ -116,3 +116,28 @@ def test_a_row_missing_its_earlier_events_is_healed_from_the_log(runtime: Runtim
     aggregate = runtime.engine.log.repository.get(UUID(hex=victim[2:]))
     stored = json.loads(view.details([victim])[victim])
     assert stored == detail_of(aggregate) and stored["complete"] is True
+
+
+def test_page_counts_come_from_the_tallies_and_match_the_rows(runtime: Runtime) -> None:
+    ids = _seed(runtime, 6)
+    admin = make_person(runtime, "admin")
+    other = make_person(runtime, "author")
+    other_work = import_sample(runtime, other)
+    runtime.engine.migrations.create(other.caller, CreateMigration(other_work, {"web": True}))
+    runtime.engine.list_projection.catch_up()
+    page = runtime.engine.migrations.page
+    first = json.loads(page(admin.caller, ListQuery(limit=100)).details[-1])
+
+    for query in (
+        ListQuery(),
+        ListQuery(status="SUCCESS"),
+        ListQuery(status="PENDING"),
+        ListQuery(work_id=first["work_id"]),
+        ListQuery(work_id=first["work_id"], status="SUCCESS"),
+        ListQuery(work_id=other_work),
+    ):
+        counted = page(admin.caller, query)
+        listed = page(admin.caller, ListQuery(**{**query.__dict__, "limit": 1000}))
+        assert counted.count == len(listed.details)
+    assert page(admin.caller, ListQuery()).count == len(ids) + 1
+    assert page(other.caller, ListQuery()).count == 1
