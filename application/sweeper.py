@@ -54,6 +54,8 @@ class Sweeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redispatched: dict[str, datetime] = {}
+        self.batch = 500
+        """Stale migrations looked at per sweep: a backlog is worked off, never loaded at once."""
 
     def sweep(self) -> Sweep:
         now = self.clock()
@@ -91,7 +93,8 @@ class Sweeper:
         before = format_timestamp(now - timedelta(seconds=self.stale_after))
         count = 0
         view = self.projection.view
-        for migration_id in view.ids_with_status(["PENDING", "RETRY", "STARTED"], before):
+        stale = view.ids_with_status(["PENDING", "RETRY", "STARTED"], before, self.batch)
+        for migration_id in stale:
             # A row is as fresh as the projection: a just-ended migration is skipped on load.
             migration = self._load(migration_id)
             if migration is None or migration.is_terminal:

@@ -117,6 +117,13 @@ class GenerationalView(ABC):
             )
         self.refresh(force=True)
 
+    def analyze(self, generation: int) -> None:
+        """Refresh the planner's statistics of a generation's tables (PostgreSQL plans a bulk-
+        loaded table without them as if it were nearly empty)."""
+        with self.cursor(commit=True) as c:
+            for base in self.base_tables:
+                c.execute(f"ANALYZE {self.table(base, generation)}")
+
     def drop_generation(self, generation: int) -> None:
         with self.cursor(commit=True) as c:
             for base in self.base_tables:

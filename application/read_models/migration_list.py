@@ -96,7 +96,10 @@ class MigrationListView(GenerationalView):
 
     @abstractmethod
     def ids_with_status(
-        self, statuses: Sequence[str], updated_before: str | None = None
+        self,
+        statuses: Sequence[str],
+        updated_before: str | None = None,
+        limit: int | None = None,
     ) -> list[str]:
         """Ids of the migrations whose status is one of `statuses` (and last changed before
         `updated_before`, a timestamp in the views' format, if given), oldest first."""

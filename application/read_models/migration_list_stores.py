@@ -127,21 +127,28 @@ class SqlMigrationListView(MigrationListView):
             return ListPage(count=count, details=[row["detail"] for row in c.fetchall()])
 
     def ids_with_status(
-        self, statuses: Sequence[str], updated_before: str | None = None
+        self,
+        statuses: Sequence[str],
+        updated_before: str | None = None,
+        limit: int | None = None,
     ) -> list[str]:
         self.refresh()
-        return self.reading(lambda: self._ids_with_status(statuses, updated_before))
+        return self.reading(lambda: self._ids_with_status(statuses, updated_before, limit))
 
     def _ids_with_status(
-        self, statuses: Sequence[str], updated_before: str | None = None
+        self, statuses: Sequence[str], updated_before: str | None, limit: int | None
     ) -> list[str]:
         params: list[Any] = list(statuses)
         sql = f"SELECT id FROM {self.table(TABLE)} WHERE status IN {self.in_list(statuses)}"
         if updated_before is not None:
             sql += f" AND updated < {self.mark}"
             params.append(updated_before)
+        sql += " ORDER BY created"
+        if limit is not None:
+            sql += f" LIMIT {self.mark}"
+            params.append(limit)
         with self.cursor(commit=False) as c:
-            c.execute(sql + " ORDER BY created", params)
+            c.execute(sql, params)
             return [row["id"] for row in c.fetchall()]
 
     def count_by_status(self) -> dict[str, int]:

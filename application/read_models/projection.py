@@ -136,6 +136,7 @@ class TrackedProjection(ABC, Generic[View]):
         started = time.perf_counter()
         events = target.catch_up(progress)
         seconds = time.perf_counter() - started
+        target.view.analyze(new)
         with self._lock:
             events += target.catch_up(progress)
             self.view.switch(new)
