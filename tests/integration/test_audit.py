@@ -15,44 +15,16 @@ import pytest
 
 from application.errors import NotFoundError
 from application.migrations import CreateMigration
-from application.ports import OutputJob, ProducedOutput
 from application.read_models.migration_list import ListQuery, MigrationListProjection
 from application.read_models.migration_list_stores import construct_list_view
 from application.users import Caller
 from domain.migration import Migration
 from interface.runtime import Runtime
 from tests.conftest import Person, fresh_postgres_schema, import_sample, make_person
+from tests.integration.test_execution import Counting, Flaky
 
 SEED_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 ADMIN = Caller(user_id="u-" + "0" * 32, role="admin")
-
-
-class Flaky:
-    """A video service that refuses the first `failures` calls."""
-
-    name = "video"
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls = 0
-
-    def produce(self, job: OutputJob) -> ProducedOutput:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise ConnectionError(f"video service refused the connection (call {self.calls})")
-        return ProducedOutput(value={"url": "/outputs/video.mp4", "bytes": 10})
-
-
-class Counting:
-    """A producer that counts its calls."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.calls = 0
-
-    def produce(self, job: OutputJob) -> ProducedOutput:
-        self.calls += 1
-        return ProducedOutput(value={"url": f"/outputs/{self.name}.json", "bytes": 1})
 
 
 class Recorder:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from application.errors import InvalidInputError
@@ -123,17 +124,32 @@ def list_options() -> JSONResponse:
     )
 
 
+@dataclass(frozen=True)
+class PointInTime:
+    """`?version=N` or `?as_of=TS`: a view as it was (neither: as it is)."""
+
+    version: int | None = None
+    as_of: datetime | None = None
+
+
+def point_in_time(version: int | None = None, as_of: datetime | None = None) -> PointInTime:
+    if version is not None and as_of is not None:
+        raise InvalidInputError("give either version or as_of, not both", field="as_of")
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInputError("as_of: give a timezone, e.g. 2017-04-11T22:13:04Z", field="as_of")
+    return PointInTime(version, as_of)
+
+
+PointInTimeDep = Annotated[PointInTime, Depends(point_in_time)]
+
+
 @router.get("/{pk}/", response_model=MigrationPublic)
 def migration_detail(
-    pk: str,
-    engine: EngineDep,
-    caller: CallerDep,
-    version: int | None = None,
-    as_of: datetime | None = None,
+    pk: str, engine: EngineDep, caller: CallerDep, at: PointInTimeDep
 ) -> JSONResponse:
     """Retrieve an individual asset migration's data (as it was at `version` or `as_of`)."""
-    moment = _moment(version, as_of)
-    return JSONResponse(dict(engine.migrations.detail(caller, pk, version=version, as_of=moment)))
+    detail = engine.migrations.detail(caller, pk, version=at.version, as_of=at.as_of)
+    return JSONResponse(dict(detail))
 
 
 @router.options("/{pk}/")
@@ -145,15 +161,11 @@ def detail_options() -> JSONResponse:
 
 @router.get("/{pk}/status/", response_model=MigrationStatus)
 def migration_status(
-    pk: str,
-    engine: EngineDep,
-    caller: CallerDep,
-    version: int | None = None,
-    as_of: datetime | None = None,
+    pk: str, engine: EngineDep, caller: CallerDep, at: PointInTimeDep
 ) -> JSONResponse:
     """Retrieve the status of a migration by its ID (as it was at `version` or `as_of`)."""
-    moment = _moment(version, as_of)
-    return JSONResponse(dict(engine.migrations.status(caller, pk, version=version, as_of=moment)))
+    status = engine.migrations.status(caller, pk, version=at.version, as_of=at.as_of)
+    return JSONResponse(dict(status))
 
 
 @router.options("/{pk}/status/")
@@ -190,14 +202,6 @@ def retry_migration(pk: str, engine: EngineDep, caller: CallerDep) -> JSONRespon
 @router.options("/{pk}/retry/")
 def retry_options() -> JSONResponse:
     return options_response("Migration Retry", "Run a failed migration again.", ["POST", "OPTIONS"])
-
-
-def _moment(version: int | None, as_of: datetime | None) -> datetime | None:
-    if version is not None and as_of is not None:
-        raise InvalidInputError("give either version or as_of, not both", field="as_of")
-    if as_of is not None and as_of.tzinfo is None:
-        raise InvalidInputError("as_of: give a timezone, e.g. 2017-04-11T22:13:04Z", field="as_of")
-    return as_of
 
 
 def _timestamp(moment: datetime | None, field: str) -> str | None:
