@@ -14,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from application.errors import ApplicationError
+from application.event_log import EventLog
 from application.read_models.migration_list import MIGRATION_TOPICS
+from application.read_models.operations import ReadModels
 from application.settings import Settings
 from interface.runtime import build_runtime
 
@@ -134,12 +136,8 @@ def projector(
         runtime.close()
 
 
-def _follow_notifications(log: object, read_models: object) -> None:
+def _follow_notifications(log: EventLog, read_models: ReadModels) -> None:
     """PostgreSQL LISTEN/NOTIFY: fold as soon as an event is recorded."""
-    from application.event_log import EventLog
-    from application.read_models.operations import ReadModels
-
-    assert isinstance(log, EventLog) and isinstance(read_models, ReadModels)
     start = min(state.position for state in read_models.status())
     logger.info("projector following the log from position %d", start)
     with log.recorder.subscribe(gt=start, topics=MIGRATION_TOPICS) as subscription:
