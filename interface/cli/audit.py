@@ -13,17 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from application.errors import ApplicationError
 from application.settings import Settings
 from application.users import Caller
-from domain.errors import DomainError
+from interface.cli.session import command_runtime, errors
 from interface.runtime import build_runtime
 
 app = typer.Typer(
     help="Audit the event log: timelines, export, verification.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 AUDITOR = Caller(user_id="cli:auditor", role="admin")
 
@@ -70,14 +68,8 @@ def describe(entry_type: str, data: dict[str, Any]) -> str:
 @app.command("show")
 def show(migration_id: str) -> None:
     """A migration's history as a timeline: who, which worker, each output, retry and failure."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
+    with command_runtime() as runtime:
         page = runtime.engine.audit.history(AUDITOR, migration_id, limit=100_000)
-    except (ApplicationError, DomainError) as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     table = Table(title=f"{migration_id}: {page.count} events")
     for column in ("v", "time (UTC)", "+", "event"):
         table.add_column(column, no_wrap=True)

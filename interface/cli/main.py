@@ -11,13 +11,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from application.errors import ApplicationError
 from application.settings import Settings
 from application.users import Caller
-from domain.errors import DomainError
 from interface.cli import audit, read_models
+from interface.cli.session import command_runtime, errors, fail
 from interface.runtime import build_runtime, ensure_demo
-from interface.storage.work_bundles import BundleError, read_bundle
+from interface.storage.work_bundles import read_bundle
 
 app = typer.Typer(
     help="Event-sourced migration engine (Madefire authoring API).", no_args_is_help=True
@@ -33,7 +32,6 @@ app.add_typer(read_models.app, name="read-models")
 app.command("projector")(read_models.projector)
 
 console = Console(soft_wrap=True)  # commands printed here must stay copyable
-errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -120,16 +118,10 @@ def create_user(
     password: Annotated[str | None, typer.Option(help="Password (generated if not given).")] = None,
 ) -> None:
     """Create a user; prints its id and an API token."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
-        chosen = password or secrets.token_urlsafe(12)
+    chosen = password or secrets.token_urlsafe(12)
+    with command_runtime() as runtime:
         user = runtime.engine.users.register(email, role, chosen)
         token = runtime.engine.users.issue_token(user.id)
-    except ApplicationError as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     console.print(f"user id: {user.id}")
     console.print(f"role:    {user.role}")
     if password is None:
@@ -143,20 +135,13 @@ def import_work(
     owner: Annotated[str, typer.Option(help="Email of the owning author.")],
 ) -> None:
     """Register a work from a folder or zip; prints the work id."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
+    with command_runtime() as runtime:
         user = runtime.engine.users.find(owner)
         if user is None:
-            errors.print(f"[red]error:[/] no user with email {owner}")
-            raise typer.Exit(1)
+            raise fail(f"no user with email {owner}")
         with console.status(f"reading {path}"):
             manifest, files = read_bundle(path)
         work = runtime.engine.works.register(Caller(user.id, user.role), manifest, files)
-    except (ApplicationError, BundleError) as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     console.print(f"work id: {work.id}")
     console.print(f"name:    {work.name} — {work.sub_name} ({len(work.pages)} pages)")
 
@@ -173,14 +158,8 @@ def _operator() -> Caller:
 @migrations_app.command("status")
 def migration_status(migration_id: str) -> None:
     """Print a migration's status view."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
+    with command_runtime() as runtime:
         console.print_json(data=dict(runtime.engine.migrations.status(_operator(), migration_id)))
-    except (ApplicationError, DomainError) as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
 
 
 @migrations_app.command("revoke")
@@ -189,14 +168,8 @@ def revoke_migration(
     reason: Annotated[str | None, typer.Option(help="Why, for the audit trail.")] = None,
 ) -> None:
     """Revoke a migration: recorded at once; a running attempt stops before its next output."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
+    with command_runtime() as runtime:
         detail = runtime.engine.migrations.revoke(_operator(), migration_id, reason=reason)
-    except (ApplicationError, DomainError) as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     console.print(f"{detail['id']}: REVOKED")
 
 
@@ -204,14 +177,8 @@ def revoke_migration(
 def retry_migration(migration_id: str) -> None:
     """Run a failed migration again, keeping the outputs it produced."""
     settings = Settings()
-    runtime = build_runtime(settings, with_executor=bool(settings.broker_url))
-    try:
+    with command_runtime(settings, with_executor=bool(settings.broker_url)) as runtime:
         detail = runtime.engine.migrations.retry(_operator(), migration_id)
-    except (ApplicationError, DomainError) as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     if settings.broker_url:
         console.print(f"{detail['id']}: PENDING, sent to the workers")
     else:

@@ -13,16 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from application.errors import ApplicationError
 from application.event_log import EventLog
 from application.read_models.migration_list import MIGRATION_TOPICS
 from application.read_models.operations import ReadModels
 from application.settings import Settings
+from interface.cli.session import command_runtime, errors
 from interface.runtime import build_runtime
 
 app = typer.Typer(help="Operate the read models (projections of the log).", no_args_is_help=True)
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 logger = logging.getLogger(__name__)
 
 
@@ -49,8 +48,7 @@ def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model (default: all).")] = None,
 ) -> None:
     """Rebuild into new tables from the log, then switch readers over atomically."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
+    with command_runtime() as runtime:
         read_models = runtime.engine.read_models
         head = runtime.engine.log.recorder.max_notification_id() or 0
         with Progress(
@@ -72,11 +70,6 @@ def rebuild(
                 progress.update(tasks[model], completed=position, rate=f"{rate:,.0f}")
 
             results = read_models.rebuild(name, advance)
-    except ApplicationError as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
     for result in results:
         console.print(
             f"{result.name}: generation {result.generation}, {result.events} events in "
@@ -92,15 +85,8 @@ def verify(
     ] = None,
 ) -> None:
     """Drift check: re-fold the aggregates behind stored rows and compare."""
-    runtime = build_runtime(Settings(), with_executor=False)
-    try:
-        with console.status("re-folding aggregates"):
-            found = runtime.engine.read_models.verify(name, sample)
-    except ApplicationError as error:
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, console.status("re-folding aggregates"):
+        found = runtime.engine.read_models.verify(name, sample)
     drifted = 0
     for model, drift in found.items():
         for item in drift:
